@@ -54,3 +54,16 @@ func TestURIParsing(t *testing.T) {
 		}
 	}
 }
+
+func FuzzKeypairFromURI(f *testing.F) {
+	f.Add("//Alice")
+	f.Add("old leopard transfer rib spatial phone calm indicate online fire caution review/Alice//0///pw")
+	f.Add("0x5cb9063bc28a07f7444dbb29b6fc15b802b141a4e7dd5c932f2981be69e127e7//1/x")
+	f.Add("///")
+	f.Fuzz(func(t *testing.T, uri string) {
+		kp, err := KeypairFromURI(uri)
+		if err == nil && (kp == nil || kp.secret == nil || kp.SS58() != SS58Encode(kp.PublicKey(), 42)) {
+			t.Fatal("inconsistent key pair without error")
+		}
+	})
+}

@@ -198,3 +198,19 @@ func TestPublicOnlyKeypairCannotSign(t *testing.T) {
 		t.Error("key pair without secret signed")
 	}
 }
+
+func FuzzMnemonic(f *testing.F) {
+	f.Add("old leopard transfer rib spatial phone calm indicate online fire caution review")
+	f.Add("abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about")
+	f.Add(" ABANDON\tzoo ")
+	f.Fuzz(func(t *testing.T, phrase string) {
+		words, entropy, err := mnemonicEntropy(phrase)
+		if err != nil {
+			return
+		}
+		// A phrase that parses is the encoding of its entropy.
+		if got := mnemonicFromEntropy(entropy); got != words {
+			t.Fatalf("entropy %x encodes to %q, parsed from %q", entropy, got, words)
+		}
+	})
+}
