@@ -1,0 +1,220 @@
+package kernels
+
+// Go-assembly kernels (asm_avx512_amd64.s, asm_avx2_amd64.s). Each takes raw pointers
+// and counts; the wrappers below check lengths, handle empty inputs and, for the AVX2
+// float kernels, the last n%8 elements.
+
+const haveAsm = true
+
+//go:noescape
+func dotF32AVX512(w, x *float32, n int) float32
+
+//go:noescape
+func dotF32x4AVX512(w, x *float32, stride, n int, out *[4]float32)
+
+//go:noescape
+func dotBF16AVX512(w *uint16, x *float32, n int) float32
+
+//go:noescape
+func dotBF16x4AVX512(w *uint16, x *float32, stride, n int, out *[4]float32)
+
+//go:noescape
+func dotQ8VNNI(w *uint8, ws *float32, xq *int8, xs *float32, xc *int32, nb int) float32
+
+//go:noescape
+func dotQ8x4VNNI(w *uint8, ws *float32, xq *int8, xs *float32, xc *int32, nb int, out *[4]float32)
+
+//go:noescape
+func dotF32AVX2(w, x *float32, n int) float32
+
+//go:noescape
+func dotF32x4AVX2(w, x *float32, stride, n int, out *[4]float32)
+
+//go:noescape
+func dotBF16AVX2(w *uint16, x *float32, n int) float32
+
+//go:noescape
+func dotBF16x4AVX2(w *uint16, x *float32, stride, n int, out *[4]float32)
+
+//go:noescape
+func dotQ8AVX2(w *uint8, ws *float32, xq *int8, xs *float32, nb int) float32
+
+//go:noescape
+func dotQ8x4AVX2(w *uint8, ws *float32, xq *int8, xs *float32, nb int, out *[4]float32)
+
+//go:noescape
+func axpyAVX2(a float32, x, y *float32, n int)
+
+func asmKernels(lv Level, ks *kernelSet) {
+	if lv < LevelAVX2 {
+		return
+	}
+	ks.level = LevelAVX2
+	ks.dotF32 = avx2DotF32
+	ks.dotF32x4 = avx2DotF32x4
+	ks.dotBF16 = avx2DotBF16
+	ks.dotBF16x4 = avx2DotBF16x4
+	ks.dotQ8 = avx2DotQ8
+	ks.dotQ8x4 = avx2DotQ8x4
+	ks.axpy = avx2Axpy
+	if lv < LevelAVX512 {
+		return
+	}
+	ks.level = LevelAVX512
+	ks.dotF32 = avx512DotF32
+	ks.dotF32x4 = avx512DotF32x4
+	ks.dotBF16 = avx512DotBF16
+	ks.dotBF16x4 = avx512DotBF16x4
+	ks.dotQ8 = vnniDotQ8
+	ks.dotQ8x4 = vnniDotQ8x4
+}
+
+func avx512DotF32(w, x []float32) float32 {
+	if len(w) == 0 {
+		return 0
+	}
+	x = x[:len(w)]
+	return dotF32AVX512(&w[0], &x[0], len(w))
+}
+
+func avx512DotF32x4(w, x []float32, stride int) (out [4]float32) {
+	if len(w) == 0 {
+		return out
+	}
+	_ = x[3*stride+len(w)-1]
+	dotF32x4AVX512(&w[0], &x[0], stride, len(w), &out)
+	return out
+}
+
+func avx512DotBF16(w []uint16, x []float32) float32 {
+	if len(w) == 0 {
+		return 0
+	}
+	x = x[:len(w)]
+	return dotBF16AVX512(&w[0], &x[0], len(w))
+}
+
+func avx512DotBF16x4(w []uint16, x []float32, stride int) (out [4]float32) {
+	if len(w) == 0 {
+		return out
+	}
+	_ = x[3*stride+len(w)-1]
+	dotBF16x4AVX512(&w[0], &x[0], stride, len(w), &out)
+	return out
+}
+
+func vnniDotQ8(w []uint8, ws []float32, xq []int8, xs []float32, xc []int32) float32 {
+	nb := len(ws)
+	if nb == 0 {
+		return 0
+	}
+	_, _, _, _ = w[nb*BlockSize-1], xq[nb*BlockSize-1], xs[nb*8-1], xc[nb*8-1]
+	return dotQ8VNNI(&w[0], &ws[0], &xq[0], &xs[0], &xc[0], nb)
+}
+
+func vnniDotQ8x4(w []uint8, ws []float32, xq []int8, xs []float32, xc []int32) (out [4]float32) {
+	nb := len(ws)
+	if nb == 0 {
+		return out
+	}
+	_, _, _, _ = w[nb*BlockSize-1], xq[4*nb*BlockSize-1], xs[4*nb*8-1], xc[4*nb*8-1]
+	dotQ8x4VNNI(&w[0], &ws[0], &xq[0], &xs[0], &xc[0], nb, &out)
+	return out
+}
+
+func avx2DotF32(w, x []float32) float32 {
+	n := len(w)
+	x = x[:n]
+	var s float32
+	m := n &^ 7
+	if m > 0 {
+		s = dotF32AVX2(&w[0], &x[0], m)
+	}
+	for i := m; i < n; i++ {
+		s += w[i] * x[i]
+	}
+	return s
+}
+
+func avx2DotF32x4(w, x []float32, stride int) (out [4]float32) {
+	n := len(w)
+	if n == 0 {
+		return out
+	}
+	_ = x[3*stride+n-1]
+	m := n &^ 7
+	if m > 0 {
+		dotF32x4AVX2(&w[0], &x[0], stride, m, &out)
+	}
+	for t := range out {
+		xt := x[t*stride : t*stride+n]
+		for i := m; i < n; i++ {
+			out[t] += w[i] * xt[i]
+		}
+	}
+	return out
+}
+
+func avx2DotBF16(w []uint16, x []float32) float32 {
+	n := len(w)
+	x = x[:n]
+	var s float32
+	m := n &^ 7
+	if m > 0 {
+		s = dotBF16AVX2(&w[0], &x[0], m)
+	}
+	for i := m; i < n; i++ {
+		s += BF16ToF32(w[i]) * x[i]
+	}
+	return s
+}
+
+func avx2DotBF16x4(w []uint16, x []float32, stride int) (out [4]float32) {
+	n := len(w)
+	if n == 0 {
+		return out
+	}
+	_ = x[3*stride+n-1]
+	m := n &^ 7
+	if m > 0 {
+		dotBF16x4AVX2(&w[0], &x[0], stride, m, &out)
+	}
+	for t := range out {
+		xt := x[t*stride : t*stride+n]
+		for i := m; i < n; i++ {
+			out[t] += BF16ToF32(w[i]) * xt[i]
+		}
+	}
+	return out
+}
+
+func avx2DotQ8(w []uint8, ws []float32, xq []int8, xs []float32, xc []int32) float32 {
+	nb := len(ws)
+	if nb == 0 {
+		return 0
+	}
+	_, _, _ = w[nb*BlockSize-1], xq[nb*BlockSize-1], xs[nb*8-1]
+	return dotQ8AVX2(&w[0], &ws[0], &xq[0], &xs[0], nb)
+}
+
+func avx2DotQ8x4(w []uint8, ws []float32, xq []int8, xs []float32, xc []int32) (out [4]float32) {
+	nb := len(ws)
+	if nb == 0 {
+		return out
+	}
+	_, _, _ = w[nb*BlockSize-1], xq[4*nb*BlockSize-1], xs[4*nb*8-1]
+	dotQ8x4AVX2(&w[0], &ws[0], &xq[0], &xs[0], nb, &out)
+	return out
+}
+
+func avx2Axpy(a float32, x, y []float32) {
+	n := len(x)
+	y = y[:n]
+	m := n &^ 7
+	if m > 0 {
+		axpyAVX2(a, &x[0], &y[0], m)
+	}
+	for i := m; i < n; i++ {
+		y[i] += a * x[i]
+	}
+}

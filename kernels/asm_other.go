@@ -1,0 +1,7 @@
+//go:build !amd64
+
+package kernels
+
+const haveAsm = false
+
+func asmKernels(lv Level, ks *kernelSet) {}

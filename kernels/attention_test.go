@@ -1,0 +1,168 @@
+package kernels
+
+import (
+	"encoding/binary"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+func TestSoftmax(t *testing.T) {
+	for _, tc := range [][]float32{
+		{0}, {1, 2, 3}, {1000, -1000, 999}, {-1e30, -1e30}, {5, 5, 5, 5},
+	} {
+		x := append([]float32(nil), tc...)
+		Softmax(x)
+		var sum float64
+		for i, p := range x {
+			if !(p >= 0 && p <= 1) {
+				t.Fatalf("Softmax(%v)[%d] = %v", tc, i, p)
+			}
+			sum += float64(p)
+		}
+		if math.Abs(sum-1) > 1e-6 {
+			t.Errorf("Softmax(%v) sums to %v", tc, sum)
+		}
+		// Ratios follow exp(x_i − x_j).
+		if len(tc) == 3 && tc[0] == 1 {
+			if r := float64(x[2] / x[1]); math.Abs(r-math.E) > 1e-5 {
+				t.Errorf("p3/p2 = %v, want e", r)
+			}
+		}
+	}
+	Softmax(nil)
+}
+
+func TestAttentionHead(t *testing.T) {
+	r := rand.New(rand.NewPCG(31, 32))
+	for _, ks := range levels() {
+		saved := active
+		active = ks
+		for _, d := range []int{1, 7, 80} {
+			for _, n := range []int{0, 1, 2, 5, 100} {
+				stride := d + 13
+				q := randF32(r, d)
+				keys := randF32(r, n*stride)
+				values := randF32(r, n*stride)
+				scale, slope := float32(1/math.Sqrt(float64(d))), float32(0.25)
+				out := make([]float32, d)
+				scores := make([]float32, n+3)
+				AttentionHead(out, q, keys, values, stride, n, scale, slope, scores)
+
+				// Float64 reference.
+				s := make([]float64, n)
+				mx := math.Inf(-1)
+				for j := 0; j < n; j++ {
+					var dot float64
+					for i := 0; i < d; i++ {
+						dot += float64(q[i]) * float64(keys[j*stride+i])
+					}
+					s[j] = float64(scale)*dot - float64(slope)*float64(n-1-j)
+					mx = math.Max(mx, s[j])
+				}
+				var z float64
+				for j := range s {
+					s[j] = math.Exp(s[j] - mx)
+					z += s[j]
+				}
+				for i := 0; i < d; i++ {
+					var want float64
+					for j := 0; j < n; j++ {
+						want += s[j] / z * float64(values[j*stride+i])
+					}
+					if math.Abs(float64(out[i])-want) > 1e-4*(1+math.Abs(want)) {
+						t.Fatalf("%v d=%d n=%d: out[%d] = %v, want %v", ks.level, d, n, i, out[i], want)
+					}
+				}
+				for j := 0; j < n; j++ {
+					if math.Abs(float64(scores[j])-s[j]/z) > 1e-5 {
+						t.Fatalf("%v d=%d n=%d: p[%d] = %v, want %v", ks.level, d, n, j, scores[j], s[j]/z)
+					}
+				}
+			}
+		}
+		active = saved
+	}
+}
+
+func TestAttentionHeadNoAllocs(t *testing.T) {
+	r := rand.New(rand.NewPCG(33, 34))
+	d, n := 80, 64
+	q, keys, values := randF32(r, d), randF32(r, n*d), randF32(r, n*d)
+	out, scores := make([]float32, d), make([]float32, n)
+	if a := testing.AllocsPerRun(10, func() { AttentionHead(out, q, keys, values, d, n, 1.0/80, 0.5, scores) }); a != 0 {
+		t.Errorf("%v allocations per call", a)
+	}
+}
+
+func TestDotAxpyExported(t *testing.T) {
+	a := []float32{1, 2, 3}
+	b := []float32{4, 5, 6, 7}
+	if got := Dot(a, b); got != 32 {
+		t.Errorf("Dot = %v, want 32", got)
+	}
+	y := []float32{1, 1, 1, 9}
+	Axpy(2, a, y)
+	if y[0] != 3 || y[1] != 5 || y[2] != 7 || y[3] != 9 {
+		t.Errorf("Axpy = %v", y)
+	}
+}
+
+// FuzzKernelsAgree feeds arbitrary bytes as weights and activations to every kernel
+// level and checks that all agree with the pure-Go reference.
+func FuzzKernelsAgree(f *testing.F) {
+	f.Add([]byte{1, 2, 3, 4, 5, 6, 7, 8}, uint8(0))
+	f.Add(make([]byte, 200), uint8(3))
+	f.Add([]byte{0x7f, 0x80, 0xff, 0x01, 0x00, 0x80, 0x7f, 0x7f, 0x80, 0x80}, uint8(1))
+	f.Fuzz(func(t *testing.T, data []byte, pad uint8) {
+		n := len(data) / 4
+		if n > 3000 {
+			n = 3000
+		}
+		w := make([]float32, n)
+		x := make([]float32, 4*(n+int(pad%8)))
+		for i := range w {
+			w[i] = float32(int16(binary.LittleEndian.Uint16(data[4*i:]))) / 1024
+		}
+		for i := range x {
+			j := i % max(n, 1)
+			if n > 0 {
+				x[i] = float32(int16(binary.LittleEndian.Uint16(data[4*j+2:]))+int16(i)) / 512
+			}
+		}
+		stride := n + int(pad%8)
+		wb := make([]uint16, n)
+		for i := range wb {
+			wb[i] = F32ToBF16(w[i])
+		}
+		m, _ := NewF32(1, n, w)
+		q, _ := m.Quantize(Q8)
+		var v q8Vec
+		v.quantize(x[:4*n], 4, n)
+		ref := kernelsFor(LevelGeneric)
+		for _, ks := range levels() {
+			for tk := 0; tk < 4; tk++ {
+				var mag float64
+				for i := 0; i < n; i++ {
+					mag += math.Abs(float64(w[i]) * float64(x[tk*stride+i]))
+				}
+				want := float64(ref.dotF32(w, x[tk*stride:]))
+				if got := ks.dotF32(w, x[tk*stride:]); !within(got, want, 2*mag) {
+					t.Fatalf("%v dotF32 n=%d: %v vs %v", ks.level, n, got, want)
+				}
+				if got := ks.dotF32x4(w, x, stride)[tk]; !within(got, want, 2*mag) {
+					t.Fatalf("%v dotF32x4 n=%d: %v vs %v", ks.level, n, got, want)
+				}
+				wantB := float64(ref.dotBF16(wb, x[tk*stride:]))
+				if got := ks.dotBF16x4(wb, x, stride)[tk]; !within(got, wantB, 2*mag) {
+					t.Fatalf("%v dotBF16x4 n=%d: %v vs %v", ks.level, n, got, wantB)
+				}
+				wantQ, magQ := q8Exact(q.Q8, q.Scales, &v, tk)
+				xq, xs, xc := v.row(tk)
+				if got := ks.dotQ8(q.Q8, q.Scales, xq, xs, xc); !within(got, wantQ, magQ) {
+					t.Fatalf("%v dotQ8 n=%d: %v vs %v", ks.level, n, got, wantQ)
+				}
+			}
+		}
+	})
+}

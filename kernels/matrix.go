@@ -1,0 +1,220 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+)
+
+// Format is how a Matrix stores its weights.
+type Format int
+
+const (
+	// F32 stores IEEE float32 weights: 4 bytes per weight.
+	F32 Format = iota
+	// BF16 stores bfloat16 weights (the upper 16 bits of a float32): 2 bytes per weight,
+	// converted to float32 exactly inside the kernels.
+	BF16
+	// Q8 stores 8-bit block-quantized weights: per row, blocks of BlockSize weights share
+	// one float32 scale d, and w ≈ d·q with q in −127…127. 1.125 bytes per weight.
+	Q8
+)
+
+// BlockSize is the number of weights that share one scale in the Q8 format.
+const BlockSize = 32
+
+func (f Format) String() string {
+	switch f {
+	case F32:
+		return "f32"
+	case BF16:
+		return "bf16"
+	case Q8:
+		return "q8_0"
+	}
+	return fmt.Sprintf("Format(%d)", int(f))
+}
+
+// ParseFormat maps a --btlm.quant style name to a Format: "none", "f32" or "fp32" →
+// F32; "bf16" → BF16; "q8_0" or "q8" → Q8.
+func ParseFormat(s string) (Format, error) {
+	switch s {
+	case "none", "f32", "fp32", "float32":
+		return F32, nil
+	case "bf16", "bfloat16":
+		return BF16, nil
+	case "q8_0", "q8":
+		return Q8, nil
+	}
+	return 0, fmt.Errorf("unknown weight format %q (want none, bf16 or q8_0)", s)
+}
+
+// Matrix is a row-major weight matrix [Rows][Cols] in one of the Formats. Only the
+// fields of its Format are set.
+//
+// Q8 layout (structure of arrays): row r's quantized weights are
+// Q8[r*Stride : r*Stride+Cols], stored biased as the byte q+128 (so 128 means 0), and
+// its scales are Scales[r*Blocks : (r+1)*Blocks]. Stride = Blocks*BlockSize: when Cols
+// is not a multiple of BlockSize the last block of each row is partial and its unused
+// bytes hold 128 (zero); its scale is computed from the real weights only. This padding
+// exists only in memory, never in a checkpoint.
+type Matrix struct {
+	Rows, Cols int
+	Format     Format
+
+	F32  []float32 // F32: Rows*Cols weights
+	BF16 []uint16  // BF16: Rows*Cols bfloat16 bit patterns
+
+	Q8     []uint8   // Q8: Rows*Stride biased bytes
+	Scales []float32 // Q8: Rows*Blocks block scales
+	Blocks int       // Q8: blocks per row, ceil(Cols/BlockSize)
+	Stride int       // Q8: bytes per row in Q8, Blocks*BlockSize
+}
+
+func checkShape(rows, cols, have int) error {
+	if rows < 0 || cols < 0 {
+		return fmt.Errorf("kernels: negative matrix shape %dx%d", rows, cols)
+	}
+	if rows != 0 && cols > math.MaxInt/rows {
+		return fmt.Errorf("kernels: matrix shape %dx%d overflows", rows, cols)
+	}
+	if have != rows*cols {
+		return fmt.Errorf("kernels: %dx%d matrix needs %d values, got %d", rows, cols, rows*cols, have)
+	}
+	return nil
+}
+
+// NewF32 wraps data (row-major, rows*cols values, not copied) as an F32 matrix.
+func NewF32(rows, cols int, data []float32) (*Matrix, error) {
+	if err := checkShape(rows, cols, len(data)); err != nil {
+		return nil, err
+	}
+	return &Matrix{Rows: rows, Cols: cols, Format: F32, F32: data}, nil
+}
+
+// NewBF16 wraps data (row-major bfloat16 bit patterns, rows*cols values, not copied)
+// as a BF16 matrix.
+func NewBF16(rows, cols int, data []uint16) (*Matrix, error) {
+	if err := checkShape(rows, cols, len(data)); err != nil {
+		return nil, err
+	}
+	return &Matrix{Rows: rows, Cols: cols, Format: BF16, BF16: data}, nil
+}
+
+// Bytes reports the memory the matrix's weights occupy.
+func (m *Matrix) Bytes() int64 {
+	return int64(len(m.F32))*4 + int64(len(m.BF16))*2 + int64(len(m.Q8)) + int64(len(m.Scales))*4
+}
+
+// Row writes row r of the matrix, converted to float32, into dst[:Cols] and returns it.
+// Q8 rows come back dequantized (d·q).
+func (m *Matrix) Row(r int, dst []float32) []float32 {
+	dst = dst[:m.Cols]
+	switch m.Format {
+	case F32:
+		copy(dst, m.F32[r*m.Cols:(r+1)*m.Cols])
+	case BF16:
+		for c, v := range m.BF16[r*m.Cols : (r+1)*m.Cols] {
+			dst[c] = BF16ToF32(v)
+		}
+	case Q8:
+		q := m.Q8[r*m.Stride:]
+		s := m.Scales[r*m.Blocks:]
+		for c := range dst {
+			dst[c] = s[c/BlockSize] * float32(int(q[c])-128)
+		}
+	}
+	return dst
+}
+
+// Quantize returns a copy of m stored in format f (f == m.Format gives a copy too).
+// F32 → BF16 rounds to nearest even; → Q8 quantizes each block with scale
+// max|w|/127 and rounds to nearest. It converts row by row, so the peak extra memory is
+// the new matrix plus one row.
+func (m *Matrix) Quantize(f Format) (*Matrix, error) {
+	out := &Matrix{Rows: m.Rows, Cols: m.Cols, Format: f}
+	switch f {
+	case F32:
+		out.F32 = make([]float32, m.Rows*m.Cols)
+	case BF16:
+		out.BF16 = make([]uint16, m.Rows*m.Cols)
+	case Q8:
+		out.Blocks = (m.Cols + BlockSize - 1) / BlockSize
+		out.Stride = out.Blocks * BlockSize
+		out.Q8 = make([]uint8, m.Rows*out.Stride)
+		out.Scales = make([]float32, m.Rows*out.Blocks)
+	default:
+		return nil, fmt.Errorf("kernels: cannot convert to %v", f)
+	}
+	row := make([]float32, m.Cols)
+	for r := 0; r < m.Rows; r++ {
+		m.Row(r, row)
+		switch f {
+		case F32:
+			copy(out.F32[r*m.Cols:], row)
+		case BF16:
+			dst := out.BF16[r*m.Cols : (r+1)*m.Cols]
+			for c, v := range row {
+				dst[c] = F32ToBF16(v)
+			}
+		case Q8:
+			quantizeRow(out.Q8[r*out.Stride:(r+1)*out.Stride], out.Scales[r*out.Blocks:(r+1)*out.Blocks], row)
+		}
+	}
+	return out, nil
+}
+
+// quantizeRow quantizes x into biased bytes q (len Blocks*BlockSize, padding set to
+// 128) and one scale per block.
+func quantizeRow(q []uint8, scales []float32, x []float32) {
+	for b := range scales {
+		blk := x[b*BlockSize : min((b+1)*BlockSize, len(x))]
+		var amax float32
+		for _, v := range blk {
+			amax = max(amax, abs32(v))
+		}
+		d := amax / 127
+		scales[b] = d
+		var inv float32
+		if d != 0 {
+			inv = 1 / d
+		}
+		dst := q[b*BlockSize : (b+1)*BlockSize]
+		for i := range dst {
+			v := 0
+			if i < len(blk) {
+				v = roundClamp127(blk[i] * inv)
+			}
+			dst[i] = uint8(v + 128)
+		}
+	}
+}
+
+func abs32(v float32) float32 { return math.Float32frombits(math.Float32bits(v) &^ (1 << 31)) }
+
+// roundClamp127 rounds half away from zero and clamps to −127…127 (never −128, which
+// the SIMD sign tricks cannot represent). NaN maps to 0.
+func roundClamp127(v float32) int {
+	if !(v > -127.5) { // also catches NaN
+		if v != v {
+			return 0
+		}
+		return -127
+	}
+	if v >= 127.5 {
+		return 127
+	}
+	return int(math.Round(float64(v)))
+}
+
+// BF16ToF32 converts a bfloat16 bit pattern to float32 (exact).
+func BF16ToF32(b uint16) float32 { return math.Float32frombits(uint32(b) << 16) }
+
+// F32ToBF16 converts a float32 to bfloat16 with round-to-nearest-even; NaN stays NaN.
+func F32ToBF16(f float32) uint16 {
+	u := math.Float32bits(f)
+	if u&0x7fffffff > 0x7f800000 { // NaN: keep it a (quiet) NaN
+		return uint16(u>>16) | 0x40
+	}
+	u += 0x7fff + (u>>16)&1
+	return uint16(u >> 16)
+}
