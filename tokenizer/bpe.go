@@ -91,10 +91,10 @@ func (t *Tokenizer) mergeLarge(word string) []int32 {
 	next[n-1] = -1
 	h := candidateHeap(make([]candidate, 0, n))
 	push := func(pos int32) {
-		r := next[pos]
-		if pos < 0 || r < 0 {
+		if pos < 0 || next[pos] < 0 {
 			return
 		}
+		r := next[pos]
 		if m, ok := t.merges[pairKey(id[pos], id[r])]; ok {
 			h.push(candidate{rank: m.rank, pos: pos, left: id[pos], right: id[r], id: m.id})
 		}
