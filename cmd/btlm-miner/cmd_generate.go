@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -149,6 +150,10 @@ func runGenerate(args []string, stdout, stderr io.Writer) (code int) {
 	if res.TruncatedTokens > 0 {
 		fmt.Fprintf(stderr, "btlm-miner %s: note: the prompt has %d tokens; dropped the first %d so that it and %d new tokens fit the %d-token context\n",
 			name, len(ids), res.TruncatedTokens, p.MaxNewTokens, p.ContextLength)
+	}
+	if errors.Is(err, context.Canceled) {
+		fmt.Fprintf(stderr, "btlm-miner %s: interrupted after %d tokens\n", name, len(res.TokenIDs))
+		return 130
 	}
 	if err != nil {
 		return printCommandError(stderr, name, fmt.Errorf("generate: %w", err))
