@@ -182,7 +182,7 @@ func Generate(ctx context.Context, seq Sequence, prompt []int, p Params, onToken
 	res.PromptIDs = prompt
 
 	d := newDecoder(p)
-	tokens := make([]int, len(prompt), len(prompt)+p.MaxNewTokens)
+	tokens := make([]int, len(prompt), len(prompt)+min(p.MaxNewTokens, 4096))
 	copy(tokens, prompt)
 	feed := prompt
 	for {
