@@ -10,8 +10,8 @@ import (
 // dataFile is one open checkpoint file, memory-mapped read-only when possible.
 type dataFile struct {
 	path string
-	f    *os.File
-	data []byte // the mapping; nil when the file is read with ReadAt instead
+	f    *os.File // nil for an in-memory file (tests)
+	data []byte   // the mapping; nil when the file is read with ReadAt instead
 	size int64
 }
 
@@ -55,6 +55,9 @@ func (d *dataFile) ReadAt(p []byte, off int64) (int, error) {
 
 // Close unmaps and closes the file.
 func (d *dataFile) Close() error {
+	if d.f == nil { // in-memory file (tests)
+		return nil
+	}
 	var err error
 	if d.data != nil {
 		err = munmapFile(d.data)
@@ -93,9 +96,14 @@ func (s *storage) bytes(start, n int64) ([]byte, error) {
 		if _, err := io.CopyN(io.Discard, rc, lo); err != nil {
 			return nil, fmt.Errorf("compressed entry %s: %w", s.zf.Name, err)
 		}
-		buf := make([]byte, length)
-		if _, err := io.ReadFull(rc, buf); err != nil {
+		// ReadAll grows with the data actually decompressed, so a lying size in the
+		// zip directory cannot force a huge allocation up front.
+		buf, err := io.ReadAll(io.LimitReader(rc, length))
+		if err != nil {
 			return nil, fmt.Errorf("compressed entry %s: %w", s.zf.Name, err)
+		}
+		if int64(len(buf)) != length {
+			return nil, fmt.Errorf("compressed entry %s: %w", s.zf.Name, io.ErrUnexpectedEOF)
 		}
 		return buf, nil
 	}
