@@ -141,5 +141,5 @@ func Open(ctx context.Context, c Config, hotkey AccountID) (Chain, error) {
 	if err != nil {
 		return nil, fmt.Errorf("subtensor %s (%s): %w", network, url, err)
 	}
-	return any(cl).(Chain), nil
+	return cl, nil
 }

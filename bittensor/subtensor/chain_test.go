@@ -1,0 +1,474 @@
+package subtensor
+
+// Integration tests against real subtensor runtimes executed by chopsticks
+// (../shared/subtensor, ../shared/reference/subtensor-chain.md §8): spec 218 (raonet)
+// for the full miner flow and the fault tests, spec 103 (2023 test network genesis,
+// SubtensorModule at pallet index 8, no CheckMetadataHash) for metadata-driven
+// encoding on an older runtime. Both nodes start once, in parallel, in TestMain.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/btlm-miner/btlm-miner/bittensor/scale/metadata"
+	"github.com/btlm-miner/btlm-miner/bittensor/wallet"
+)
+
+var nodes = struct {
+	sync.Mutex
+	started bool
+	byName  map[string]*node
+	errs    map[string]error
+}{byName: map[string]*node{}, errs: map[string]error{}}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	nodes.Lock()
+	for _, n := range nodes.byName {
+		n.stop()
+	}
+	nodes.Unlock()
+	os.Exit(code)
+}
+
+// startNodes launches every runtime the integration tests use, in parallel, once.
+func startNodes(t *testing.T) {
+	nodes.Lock()
+	defer nodes.Unlock()
+	if nodes.started {
+		return
+	}
+	nodes.started = true
+	argsOf := map[string][]string{"218": chopsticksArgs(t, "218"), "103": chopsticksArgs(t, "103")}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for name, args := range argsOf {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+			defer cancel()
+			n, err := startNode(ctx, args)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				nodes.errs[name] = err
+				return
+			}
+			nodes.byName[name] = n
+		}()
+	}
+	wg.Wait()
+}
+
+// chainNode returns the running node for runtime ("218" or "103").
+func chainNode(t *testing.T, runtime string) *node {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("chopsticks integration test skipped in -short mode")
+	}
+	chopsticksArgs(t, runtime) // skips when the tools or specs are missing
+	startNodes(t)
+	nodes.Lock()
+	n, err := nodes.byName[runtime], nodes.errs[runtime]
+	nodes.Unlock()
+	if n == nil {
+		t.Fatalf("chopsticks spec %s: %v", runtime, err)
+	}
+	return n
+}
+
+func key(t *testing.T, uri string) *wallet.Keypair {
+	t.Helper()
+	kp, err := wallet.KeypairFromURI(uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kp
+}
+
+func dial(t *testing.T, ctx context.Context, n *node) *Client {
+	t.Helper()
+	c, err := Dial(ctx, n.url())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// setStorage calls chopsticks' dev_setStorage with its {"Pallet": {"Item": value}} form.
+func setStorage(t *testing.T, ctx context.Context, c *Client, v map[string]any) {
+	t.Helper()
+	if err := c.RPC().Call(ctx, nil, "dev_setStorage", v); err != nil {
+		t.Fatalf("dev_setStorage: %v", err)
+	}
+}
+
+// fund gives account 1e6 TAO (free balance, one provider).
+func fund(account string) map[string]any {
+	return map[string]any{"Account": [][]any{{[]any{account}, map[string]any{
+		"providers": 1, "data": map[string]any{"free": "1000000000000000"}}}}}
+}
+
+func TestChainSpec218(t *testing.T) {
+	n := chainNode(t, "218")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	c := dial(t, ctx, n)
+	cold := key(t, "//Alice")
+	hot1, hot2 := key(t, "//BtlmMinerHot1"), key(t, "//BtlmMinerHot2")
+	setStorage(t, ctx, c, map[string]any{
+		"System": fund(cold.SS58()),
+		"SubtensorModule": map[string]any{
+			"WeightsSetRateLimit": [][]any{{[]any{1}, 1}},
+			"ServingRateLimit":    [][]any{{[]any{1}, 1}},
+		},
+	})
+	rt, err := c.Runtime(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rt.SpecVersion != 218 {
+		t.Fatalf("spec %d, want 218", rt.SpecVersion)
+	}
+	startBlock, err := c.Block(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var uid1, uid2 uint16
+	t.Run("burned_register", func(t *testing.T) {
+		for _, hk := range []*wallet.Keypair{hot1, hot2} {
+			res, err := c.BurnedRegister(ctx, cold, 1, AccountID(hk.PublicKey()))
+			if err != nil {
+				t.Fatalf("burned_register %s: %v", hk.SS58(), err)
+			}
+			if !res.HasEvent("SubtensorModule.NeuronRegistered") {
+				t.Fatalf("events %v", res.Events)
+			}
+		}
+		var ok bool
+		if ok, uid1, err = c.IsRegistered(ctx, 1, AccountID(hot1.PublicKey())); err != nil || !ok {
+			t.Fatalf("hot1 registered = %v, %v", ok, err)
+		}
+		if ok, uid2, err = c.IsRegistered(ctx, 1, AccountID(hot2.PublicKey())); err != nil || !ok {
+			t.Fatalf("hot2 registered = %v, %v", ok, err)
+		}
+		if uid1 == uid2 {
+			t.Fatalf("both hotkeys at uid %d", uid1)
+		}
+		if ok, _, err := c.IsRegistered(ctx, 1, AccountID(key(t, "//Nobody").PublicKey())); err != nil || ok {
+			t.Fatalf("unregistered hotkey registered = %v, %v", ok, err)
+		}
+		if n, err := c.SubnetworkN(ctx, 1); err != nil || n != 3 {
+			t.Fatalf("SubnetworkN = %d, %v (want 3: uid 0 + two new)", n, err)
+		}
+	})
+
+	t.Run("metagraph", func(t *testing.T) {
+		m, err := c.Metagraph(ctx, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkRegistered(t, m, cold, hot1, hot2, uid1, uid2)
+		// The storage path (used when the runtime lacks the API) agrees on identities.
+		neurons, err := c.neuronsFromStorage(ctx, rt, "", 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sm, err := NewMetagraph(1, m.Block, neurons)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkRegistered(t, sm, cold, hot1, hot2, uid1, uid2)
+		if _, err := c.Metagraph(ctx, 77); err == nil || !strings.Contains(err.Error(), "does not exist") {
+			t.Fatalf("metagraph of a missing subnet: %v", err)
+		}
+	})
+
+	t.Run("serve_axon", func(t *testing.T) {
+		hk := AccountID(hot1.PublicKey())
+		want := AxonInfo{IP: "1.2.3.4", Port: 8091, Version: 610, Protocol: 4}
+		res, err := c.ServeAxonResult(ctx, hot1, 1, want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !res.HasEvent("SubtensorModule.AxonServed") {
+			t.Fatalf("events %v", res.Events)
+		}
+		got, ok, err := c.AxonInfo(ctx, 1, hk)
+		if err != nil || !ok {
+			t.Fatalf("axon info: %v %v", ok, err)
+		}
+		want.IPType = 4
+		if !got.SameEndpoint(want) || got.Block == 0 {
+			t.Fatalf("axon = %+v, want %+v", got, want)
+		}
+		m, err := c.Metagraph(ctx, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a := m.ByHotkey(hk).Axon; !a.SameEndpoint(want) || a.Block != got.Block {
+			t.Fatalf("metagraph axon = %+v, storage %+v", a, got)
+		}
+		// An IPv6 endpoint round-trips too.
+		v6 := AxonInfo{IP: "2001:db8::42", Port: 9000, Version: 610, Protocol: 4}
+		if err := c.ServeAxon(ctx, hot2, 1, v6); err != nil {
+			t.Fatal(err)
+		}
+		if got, _, err := c.AxonInfo(ctx, 1, AccountID(hot2.PublicKey())); err != nil || got.IP != "2001:db8::42" || got.IPType != 6 {
+			t.Fatalf("v6 axon = %+v, %v", got, err)
+		}
+		// The chain rejects loopback; the module error is named from the metadata.
+		err = c.ServeAxon(ctx, hot1, 1, AxonInfo{IP: "127.0.0.1", Port: 8091, Version: 610, Protocol: 4})
+		if !errors.Is(err, &ModuleError{Pallet: "SubtensorModule", Name: "InvalidIpAddress"}) {
+			t.Fatalf("loopback serve_axon: %v", err)
+		}
+	})
+
+	t.Run("set_weights", func(t *testing.T) {
+		before, _ := c.Metagraph(ctx, 1)
+		res, err := c.SetWeightsResult(ctx, hot1, 1, []uint16{uid1}, []uint16{65535}, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !res.HasEvent("SubtensorModule.WeightsSet") {
+			t.Fatalf("events %v", res.Events)
+		}
+		after, err := c.Metagraph(ctx, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lu := after.Neuron(uid1).LastUpdate; lu <= before.Neuron(uid1).LastUpdate || lu > after.Block {
+			t.Fatalf("last_update %d (before %d, block %d)", lu, before.Neuron(uid1).LastUpdate, after.Block)
+		}
+		// A call over 256 bytes is signed through its blake2-256 hash; the node accepts
+		// the signature and the runtime then rejects the unknown uids by name.
+		uids := make([]uint16, 80)
+		ws := make([]uint16, 80)
+		for i := range uids {
+			uids[i], ws[i] = uint16(i), 1000
+		}
+		_, err = c.SetWeightsResult(ctx, hot2, 1, uids, ws, 0)
+		var me *ModuleError
+		if !errors.As(err, &me) || me.Pallet != "SubtensorModule" {
+			t.Fatalf("oversized set_weights: %v", err)
+		}
+		t.Logf("oversized set_weights rejected by the runtime: %v", me)
+	})
+
+	t.Run("blocks", func(t *testing.T) {
+		sctx, scancel := context.WithCancel(ctx)
+		defer scancel()
+		ch, err := c.SubscribeBlocks(sctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		now, err := c.Block(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if now <= startBlock {
+			t.Fatalf("block %d did not advance from %d", now, startBlock)
+		}
+		if err := c.RPC().Call(ctx, nil, "dev_newBlock"); err != nil {
+			t.Fatal(err)
+		}
+		waitBlock(t, ch, now+1)
+	})
+
+	t.Run("unknown_extension", func(t *testing.T) {
+		m := *rt.Metadata
+		exts := append([]metadata.SignedExtension{}, m.Extrinsic.SignedExtensions...)
+		// A made-up extension whose extra is a u32 (the CheckSpecVersion additional type).
+		exts = append(exts, metadata.SignedExtension{Identifier: "FutureExtension", Type: exts[1].AdditionalSigned, AdditionalSigned: exts[0].AdditionalSigned})
+		m.Extrinsic.SignedExtensions = exts
+		_, _, err := signedExtensions(&m, signingState{})
+		if err == nil || !strings.Contains(err.Error(), "FutureExtension") {
+			t.Fatalf("unknown non-zero-sized extension: %v", err)
+		}
+	})
+
+	t.Run("restart", func(t *testing.T) {
+		sctx, scancel := context.WithCancel(ctx)
+		defer scancel()
+		ch, err := c.SubscribeBlocks(sctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := n.restart(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// The fresh node starts from genesis again (block 1, netuid 1 with uid 0 only).
+		var m *Metagraph
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			cctx, ccancel := context.WithTimeout(ctx, 5*time.Second)
+			m, err = c.Metagraph(cctx, 1)
+			ccancel()
+			if err == nil || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		if err != nil {
+			t.Fatalf("metagraph after restart: %v", err)
+		}
+		if m.N() != 1 {
+			t.Fatalf("metagraph after restart has %d neurons, want the genesis 1", m.N())
+		}
+		if c.RPC().Connects() < 2 {
+			t.Fatalf("client did not reconnect (connects %d)", c.RPC().Connects())
+		}
+		// The head subscription was re-created on the new connection.
+		b, _ := c.Block(ctx)
+		if err := c.RPC().Call(ctx, nil, "dev_newBlock"); err != nil {
+			t.Fatal(err)
+		}
+		waitBlock(t, ch, b+1)
+	})
+}
+
+func checkRegistered(t *testing.T, m *Metagraph, cold, hot1, hot2 *wallet.Keypair, uid1, uid2 uint16) {
+	t.Helper()
+	if m.N() != 3 || m.Netuid != 1 || m.Block == 0 {
+		t.Fatalf("metagraph netuid %d block %d n %d", m.Netuid, m.Block, m.N())
+	}
+	for _, x := range []struct {
+		kp  *wallet.Keypair
+		uid uint16
+	}{{hot1, uid1}, {hot2, uid2}} {
+		nr := m.ByHotkey(AccountID(x.kp.PublicKey()))
+		if nr == nil || nr.UID != x.uid || nr.Coldkey != AccountID(cold.PublicKey()) {
+			t.Fatalf("neuron of %s = %+v (want uid %d, coldkey %s)", x.kp.SS58(), nr, x.uid, cold.SS58())
+		}
+	}
+}
+
+// waitBlock reads ch until a block ≥ want arrives.
+func waitBlock(t *testing.T, ch <-chan uint64, want uint64) {
+	t.Helper()
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case b, ok := <-ch:
+			if !ok {
+				t.Fatalf("block subscription closed before block %d", want)
+			}
+			if b >= want {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("no block %d from the subscription", want)
+		}
+	}
+}
+
+// TestChainSpec103 runs the miner's calls on the March 2023 test-network runtime:
+// SubtensorModule is pallet 8 there, the extension list has no CheckMetadataHash and
+// no subtensor extension, and neurons register through Sudo.sudo(sudo_register).
+func TestChainSpec103(t *testing.T) {
+	n := chainNode(t, "103")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c := dial(t, ctx, n)
+	sudo := key(t, "//Alice")
+	hot := key(t, "//BtlmMinerOld")
+	setStorage(t, ctx, c, map[string]any{
+		"System": fund(sudo.SS58()),
+		"Sudo":   map[string]any{"Key": sudo.SS58()},
+		"SubtensorModule": map[string]any{
+			"ServingRateLimit": [][]any{{[]any{3}, 1}},
+		},
+	})
+	rt, err := c.Runtime(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := rt.Metadata.Pallet(SubtensorPallet)
+	if err != nil || p.Index != 8 || rt.SpecVersion != 103 {
+		t.Fatalf("spec %d SubtensorModule index %v (%v), want 103 / 8", rt.SpecVersion, p, err)
+	}
+	for _, e := range rt.Metadata.Extrinsic.SignedExtensions {
+		if e.Identifier == "CheckMetadataHash" {
+			t.Fatal("spec 103 unexpectedly has CheckMetadataHash")
+		}
+	}
+	inner, err := c.EncodeCall(ctx, SubtensorPallet, "sudo_register", map[string]any{
+		"netuid": uint16(3), "hotkey": hot.PublicKey(), "coldkey": sudo.PublicKey(),
+		"stake": uint64(0), "balance": uint64(1_000_000_000),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inner[0] != 8 {
+		t.Fatalf("sudo_register call starts with pallet %d, want 8", inner[0])
+	}
+	res, err := c.Sudo(ctx, sudo, inner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.HasEvent("Sudo.Sudid") || !res.HasEvent("SubtensorModule.NeuronRegistered") {
+		t.Fatalf("events %v", res.Events)
+	}
+	hk := AccountID(hot.PublicKey())
+	ok, uid, err := c.IsRegistered(ctx, 3, hk)
+	if err != nil || !ok {
+		t.Fatalf("registered = %v %v", ok, err)
+	}
+	want := AxonInfo{IP: "8.8.4.4", Port: 8091, Version: 610, Protocol: 4, IPType: 4}
+	if err := c.ServeAxon(ctx, hot, 3, want); err != nil {
+		t.Fatal(err)
+	}
+	got, ok, err := c.AxonInfo(ctx, 3, hk)
+	if err != nil || !ok || !got.SameEndpoint(want) {
+		t.Fatalf("axon = %+v %v %v", got, ok, err)
+	}
+	m, err := c.Metagraph(ctx, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nr := m.ByHotkey(hk)
+	if nr == nil || nr.UID != uid || !nr.Axon.SameEndpoint(want) || nr.Coldkey != AccountID(sudo.PublicKey()) {
+		t.Fatalf("metagraph neuron = %+v", nr)
+	}
+	// Storage fallback agrees with the runtime API on this runtime too.
+	neurons, err := c.neuronsFromStorage(ctx, rt, "", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int(uid) >= len(neurons) || neurons[uid].Hotkey != hk || !neurons[uid].Axon.SameEndpoint(want) {
+		t.Fatalf("storage neurons = %+v", neurons)
+	}
+}
+
+// TestDeadEndpoint: a node that is not there fails within the caller's deadline with
+// an error naming the endpoint.
+func TestDeadEndpoint(t *testing.T) {
+	url := fmt.Sprintf("ws://127.0.0.1:%d", freePort(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := Dial(ctx, url)
+	elapsed := time.Since(start)
+	if err == nil {
+		t.Fatal("dial of a dead endpoint succeeded")
+	}
+	if elapsed > 3*time.Second {
+		t.Fatalf("dial took %v past its 1.5 s deadline", elapsed)
+	}
+	if !strings.Contains(err.Error(), url) {
+		t.Fatalf("error does not name the endpoint: %v", err)
+	}
+	_, err = Open(ctx, Config{Network: "local", Endpoint: url}, AccountID{})
+	if err == nil || !strings.Contains(err.Error(), "subtensor local") {
+		t.Fatalf("Open: %v", err)
+	}
+}
