@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"os/signal"
@@ -55,7 +56,8 @@ func runGenerate(args []string, stdout, stderr io.Writer) (code int) {
 	defer recoverCommandPanic(name, stderr, &code)
 	d := generate.DefaultParams()
 	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
-	model := fs.String("btlm.model", "", "model directory (config.json, weights, tokenizer files)")
+	model := fs.String("btlm.model", "", "model directory or Hugging Face repository id (downloaded into the Hugging Face cache)")
+	revision := fs.String("btlm.revision", "main", "model revision when --btlm.model is a repository id")
 	maxNew := fs.Int("btlm.max_length", d.MaxNewTokens, "maximum number of new tokens (max_new_tokens)")
 	ngram := fs.Int("btlm.no_repeat_ngram_size", d.NoRepeatNGramSize, "never repeat an n-gram of this size from the prompt or the output (0: off)")
 	doSample := fs.Bool("btlm.do_sample", false, "sample instead of greedy decoding")
@@ -92,7 +94,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) (code int) {
 	}
 
 	start := time.Now()
-	dir, err := resolveModelDir(*model)
+	dir, err := resolveModelDir(context.Background(), *model, *revision, slog.New(slog.NewTextHandler(stderr, nil)))
 	if err != nil {
 		return printCommandError(stderr, name, err)
 	}

@@ -2,7 +2,10 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -258,7 +261,7 @@ func TestGenerateErrors(t *testing.T) {
 		want  string
 	}{
 		{"missing directory", filepath.Join(t.TempDir(), "nope"), nil, 1, "does not exist"},
-		{"hub repo id", "cerebras/btlm-3b-8k-base", nil, 1, "btlm-miner download"},
+		{"hub repo id not cached offline", "cerebras/btlm-3b-8k-base", nil, 1, "HF_HUB_OFFLINE"},
 		{"no model flag", "", nil, 1, "--btlm.model"},
 		{"file instead of directory", filepath.Join(dir, "config.json"), nil, 1, "not a directory"},
 		{"no weights", modelCopy(t, dir, []string{"model.safetensors", "pytorch_model.bin"}, nil), nil, 1, "load model"},
@@ -349,12 +352,12 @@ func TestResolveModelDir(t *testing.T) {
 		{"", "no model given"},
 		{file, "not a directory"},
 		{filepath.Join(dir, "missing"), "does not exist"},
-		{"cerebras/btlm-3b-8k-base", "btlm-miner download cerebras/btlm-3b-8k-base"},
+		{"cerebras/btlm-3b-8k-base", "HF_HUB_OFFLINE"},
 		{"a/b/c", "does not exist"},
 		{"../x", "does not exist"},
 	}
 	for _, tc := range tests {
-		got, err := resolveModelDir(tc.spec)
+		got, err := resolveModelDir(context.Background(), tc.spec, "main", slog.New(slog.NewTextHandler(io.Discard, nil)))
 		switch {
 		case tc.want == "" && (err != nil || got != tc.spec):
 			t.Errorf("resolveModelDir(%q) = %q, %v", tc.spec, got, err)

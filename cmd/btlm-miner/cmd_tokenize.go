@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strconv"
 	"strings"
 
@@ -27,7 +29,8 @@ func runTokenize(args []string, stdout, stderr io.Writer) (code int) {
 	const name = "tokenize"
 	defer recoverCommandPanic(name, stderr, &code)
 	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
-	model := fs.String("btlm.model", "", "model directory (tokenizer files: vocab.json + merges.txt, or tokenizer.json)")
+	model := fs.String("btlm.model", "", "model directory or Hugging Face repository id (tokenizer files: vocab.json + merges.txt, or tokenizer.json)")
+	revision := fs.String("btlm.revision", "main", "model revision when --btlm.model is a repository id")
 	asJSON := fs.Bool("json", false, `print JSON: {"ids":[...]} or, with --decode, {"text":"..."}`)
 	decode := fs.String("decode", "", `decode comma-separated token ids ("1,2,3") into text instead of encoding`)
 	fs.Lookup("decode").NoOptDefVal = decodeFromArgs
@@ -48,7 +51,7 @@ func runTokenize(args []string, stdout, stderr io.Writer) (code int) {
 		idList = rest[0]
 	}
 
-	dir, err := resolveModelDir(*model)
+	dir, err := resolveModelDir(context.Background(), *model, *revision, slog.New(slog.NewTextHandler(stderr, nil)))
 	if err != nil {
 		return printCommandError(stderr, name, err)
 	}

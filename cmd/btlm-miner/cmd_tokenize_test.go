@@ -75,7 +75,7 @@ func TestTokenizeErrors(t *testing.T) {
 		want string
 	}{
 		{"missing directory", []string{"--btlm.model", "/nonexistent/model", "x"}, 1, "does not exist"},
-		{"hub repo id", []string{"--btlm.model", "cerebras/btlm-3b-8k-base", "x"}, 1, "btlm-miner download"},
+		{"hub repo id not cached offline", []string{"--btlm.model", "cerebras/btlm-3b-8k-base", "x"}, 1, "HF_HUB_OFFLINE"},
 		{"no tokenizer files", []string{"--btlm.model", modelCopy(t, dir, []string{"vocab.json", "merges.txt"}, nil), "x"}, 1, "load tokenizer"},
 		{"truncated vocab.json", []string{"--btlm.model", modelCopy(t, dir, nil, map[string][]byte{"vocab.json": []byte(`{"a": 0, "b"`)}), "x"}, 1, "load tokenizer"},
 		{"id outside vocabulary", []string{"--btlm.model", dir, "--decode", "1,50257"}, 1, "outside the vocabulary"},
