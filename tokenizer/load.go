@@ -17,7 +17,7 @@ import (
 // Limits on the files Load reads (GPT-2's are 1 MB, 456 kB and 1.4 MB).
 const (
 	maxFileSize  = 256 << 20
-	maxVocabSize = 1 << 22
+	maxVocabSize = 1 << 20
 )
 
 // defaultSpecial is GPT2Tokenizer's default unk/bos/eos token.
@@ -324,6 +324,16 @@ func tokenContent(raw json.RawMessage) (string, error) {
 
 // readTokenizerJSON reads a Hugging Face tokenizers file holding a byte-level BPE.
 func (b *builder) readTokenizerJSON(path string) error {
+	data, err := readFile(path)
+	if err != nil {
+		return err
+	}
+	return b.parseTokenizerJSON(data)
+}
+
+// parseTokenizerJSON reads the model, pre-tokenizer and added tokens of a
+// tokenizer.json.
+func (b *builder) parseTokenizerJSON(data []byte) error {
 	var file struct {
 		AddedTokens []struct {
 			ID      int    `json:"id"`
@@ -344,7 +354,7 @@ func (b *builder) readTokenizerJSON(path string) error {
 			Merges                  []json.RawMessage `json:"merges"`
 		} `json:"model"`
 	}
-	if err := readJSON(path, &file); err != nil {
+	if err := json.Unmarshal(data, &file); err != nil {
 		return err
 	}
 	m := file.Model
