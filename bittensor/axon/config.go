@@ -43,10 +43,10 @@ type Config struct {
 	NonceCapacity int
 	// Version is the bt_header_axon_version this axon reports (default 610).
 	Version int
-	// SignResponses adds bt_header_axon_signature to responses like the Python axon.
-	// Nobody verifies it; signatures are cached per caller for a second so it costs
-	// little. Default true (see DefaultConfig).
-	SignResponses bool
+	// UnsignedResponses drops bt_header_axon_nonce/_signature from responses. By
+	// default they are sent like the Python axon's (nobody verifies them); signatures
+	// are cached per caller for a second so they cost little.
+	UnsignedResponses bool
 	// ReadHeaderTimeout and IdleTimeout configure the http.Server (5 s, 60 s).
 	ReadHeaderTimeout time.Duration
 	IdleTimeout       time.Duration
@@ -59,7 +59,7 @@ func DefaultConfig() Config {
 	return Config{
 		Port: 8091, MaxWorkers: 10, MaxBodyBytes: 1 << 20, MaxTimeout: 60 * time.Second,
 		MinForwardTime: 10 * time.Millisecond, ShutdownTimeout: 30 * time.Second,
-		NonceCapacity: 1 << 16, Version: synapse.Version610, SignResponses: true,
+		NonceCapacity: 1 << 16, Version: synapse.Version610,
 		ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 60 * time.Second, MaxHeaderBytes: 32 << 10,
 	}
 }

@@ -26,7 +26,6 @@ type job struct {
 	index    int // heap index, -1 when not in the heap
 }
 
-
 // jobHeap orders by priority (highest first), then arrival (FIFO).
 type jobHeap []*job
 

@@ -388,7 +388,7 @@ func (x *exchange) writeHeaders(code int, msg string, streaming bool) {
 	if hv.Dendrite.Hotkey != nil {
 		dh = *hv.Dendrite.Hotkey
 	}
-	if a.cfg.SignResponses {
+	if !a.cfg.UnsignedResponses {
 		if nonce, sig, ok := a.responseSignature(dh, claimedAxon, !x.verify); ok {
 			set(synapse.PrefixAxon+"nonce", strconv.FormatInt(nonce, 10))
 			set(synapse.PrefixAxon+"signature", sig)

@@ -84,6 +84,7 @@ type Dendrite struct {
 	client     *http.Client
 	lastNonce  atomic.Int64
 	now        func() time.Time
+	slack      time.Duration
 }
 
 // Option customises a Dendrite.
@@ -100,6 +101,11 @@ func WithHTTPClient(c *http.Client) Option { return func(d *Dendrite) { d.client
 
 // WithClock replaces the clock used for nonces.
 func WithClock(now func() time.Time) Option { return func(d *Dendrite) { d.now = now } }
+
+// WithWaitSlack makes the client wait this much longer than the synapse timeout
+// before giving up, so that the axon's own answer (e.g. its 408) arrives. Default 0,
+// like the Python dendrite.
+func WithWaitSlack(d time.Duration) Option { return func(x *Dendrite) { x.slack = d } }
 
 // New returns a dendrite signing with hotkey.
 func New(hotkey *wallet.Keypair, opts ...Option) *Dendrite {
@@ -250,7 +256,7 @@ func (d *Dendrite) call(ctx context.Context, t Target, m synapse.Message, timeou
 	if err != nil {
 		return fail(StatusClientError, err)
 	}
-	wait := time.Duration(float64(m.Base().Timeout) * float64(time.Second))
+	wait := time.Duration(float64(m.Base().Timeout)*float64(time.Second)) + d.slack
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.URL(m.ClassName()), bytes.NewReader(body))
