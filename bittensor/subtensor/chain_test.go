@@ -303,7 +303,7 @@ func TestChainSpec218(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := n.restart(ctx); err != nil {
+		if err := n.restart(ctx, nil); err != nil {
 			t.Fatal(err)
 		}
 		// The fresh node starts from genesis again (block 1, netuid 1 with uid 0 only).
@@ -371,11 +371,26 @@ func waitBlock(t *testing.T, ch <-chan uint64, want uint64) {
 	}
 }
 
-// TestChainSpec103 runs the miner's calls on the March 2023 test-network runtime:
-// SubtensorModule is pallet 8 there, the extension list has no CheckMetadataHash and
-// no subtensor extension, and neurons register through Sudo.sudo(sudo_register).
-func TestChainSpec103(t *testing.T) {
+// TestOldRuntimes runs the miner's calls on two older runtimes, one after the other on
+// the same node: the March 2023 test network (spec 103), then the same genesis with
+// the finney spec-143 runtime swapped in.
+func TestOldRuntimes(t *testing.T) {
 	n := chainNode(t, "103")
+	t.Run("spec103", func(t *testing.T) { testSpec103(t, n) })
+	t.Run("spec143", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		if err := n.restart(ctx, chopsticksArgs(t, "143")); err != nil {
+			t.Fatal(err)
+		}
+		testSpec143(t, n)
+	})
+}
+
+// testSpec103: SubtensorModule is pallet 8 there, the extension list has no
+// CheckMetadataHash and no subtensor extension, and neurons register through
+// Sudo.sudo(sudo_register).
+func testSpec103(t *testing.T, n *node) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	c := dial(t, ctx, n)
@@ -446,6 +461,67 @@ func TestChainSpec103(t *testing.T) {
 	}
 	if int(uid) >= len(neurons) || neurons[uid].Hotkey != hk || !neurons[uid].Axon.SameEndpoint(want) {
 		t.Fatalf("storage neurons = %+v", neurons)
+	}
+}
+
+// testSpec143: the v6.1.0-era finney runtime (SubtensorSignedExtension and
+// CommitmentsSignedExtension, zero-sized) without NeuronInfoRuntimeApi, so the
+// metagraph comes from storage. Its first block's migrations drop netuid 3; the test
+// creates netuid 1 with register_network and registers with burned_register.
+func testSpec143(t *testing.T, n *node) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c := dial(t, ctx, n)
+	cold, hot := key(t, "//Alice"), key(t, "//BtlmMiner143")
+	setStorage(t, ctx, c, map[string]any{
+		"System":          fund(cold.SS58()),
+		"SubtensorModule": map[string]any{"NetworkRateLimit": 1, "TxRateLimit": 1},
+	})
+	if _, err := c.RegisterNetwork(ctx, cold, nil); err != nil {
+		t.Fatal(err)
+	}
+	rt, err := c.Runtime(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rt.SpecVersion != 143 {
+		t.Fatalf("spec %d, want 143", rt.SpecVersion)
+	}
+	var ids []string
+	for _, e := range rt.Metadata.Extrinsic.SignedExtensions {
+		ids = append(ids, e.Identifier)
+	}
+	if !strings.Contains(strings.Join(ids, ","), "SubtensorSignedExtension") {
+		t.Fatalf("extensions %v", ids)
+	}
+	setStorage(t, ctx, c, map[string]any{"SubtensorModule": map[string]any{
+		"WeightsSetRateLimit": [][]any{{[]any{1}, 1}},
+		"ServingRateLimit":    [][]any{{[]any{1}, 1}},
+	}})
+	if _, err := c.BurnedRegister(ctx, cold, 1, AccountID(hot.PublicKey())); err != nil {
+		t.Fatal(err)
+	}
+	want := AxonInfo{IP: "1.2.3.4", Port: 8091, Version: 610, Protocol: 4, IPType: 4}
+	if err := c.ServeAxon(ctx, hot, 1, want); err != nil {
+		t.Fatal(err)
+	}
+	hk := AccountID(hot.PublicKey())
+	m, err := c.Metagraph(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.mu.Lock()
+	fellBack := c.noNeuron[143]
+	c.mu.Unlock()
+	if !fellBack {
+		t.Fatal("spec 143 has no NeuronInfoRuntimeApi, but the client did not note it")
+	}
+	nr := m.ByHotkey(hk)
+	if nr == nil || !nr.Axon.SameEndpoint(want) || nr.Coldkey != AccountID(cold.PublicKey()) {
+		t.Fatalf("metagraph neuron = %+v", nr)
+	}
+	if err := c.SetWeights(ctx, hot, 1, []uint16{nr.UID}, []uint16{65535}, 0); err != nil {
+		t.Fatal(err)
 	}
 }
 

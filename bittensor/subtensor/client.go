@@ -33,7 +33,7 @@ type Client struct {
 	mu       sync.Mutex
 	runtime  *Runtime
 	genesis  *[32]byte
-	noNeuron map[uint32]bool // spec versions without NeuronInfoRuntimeApi
+	noNeuron map[uint32]bool      // spec versions without NeuronInfoRuntimeApi
 	nonces   map[AccountID]uint64 // next nonce after our last included extrinsic
 }
 

@@ -5,9 +5,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
-	"net"
 	"regexp"
 	"strconv"
 	"sync"
@@ -43,6 +43,9 @@ func chopsticksArgs(t testing.TB, runtime string) []string {
 		return []string{chop, "--genesis", testenv.Shared(t, "subtensor/raonet.json")}
 	case "103":
 		return []string{chop, "--genesis", testenv.Shared(t, "subtensor/raw_spec_testfinney.json"), "--allow-unresolved-imports"}
+	case "143":
+		return []string{chop, "--genesis", testenv.Shared(t, "subtensor/raw_spec_testfinney.json"),
+			"--wasm-override", testenv.Shared(t, "subtensor/runtime-spec143.wasm"), "--allow-unresolved-imports"}
 	}
 	t.Fatalf("unknown runtime %s", runtime)
 	return nil
@@ -136,9 +139,13 @@ func (n *node) stop() {
 	}
 }
 
-// restart stops the node and starts a fresh one on the same port.
-func (n *node) restart(ctx context.Context) error {
+// restart stops the node and starts a fresh one on the same port, with new
+// arguments when args is not nil.
+func (n *node) restart(ctx context.Context, args []string) error {
 	n.stop()
+	if args != nil {
+		n.args = args
+	}
 	return n.start(ctx)
 }
 
