@@ -64,6 +64,17 @@ func DefaultConfig() Config {
 	}
 }
 
+// BTLM3BConfig returns the configuration of cerebras/btlm-3b-8k-base (its config.json,
+// reference §1.2), for synthetic benchmarks of the real shapes.
+func BTLM3BConfig() Config {
+	c := DefaultConfig()
+	c.VocabSize, c.NPositions, c.NEmbd, c.NLayer, c.NHead, c.NInner = 50257, 8192, 2560, 32, 32, 6826
+	c.ActivationFunction, c.PositionEmbeddingType = "swiglu", "alibi"
+	alpha, width := 2.2200000000000003, 0.1
+	c.EmbeddingsScale, c.OutputLogitsScale, c.ScaleQKDotByD = 14.6, alpha*width, true
+	return c
+}
+
 var knownActivations = map[string]bool{"swiglu": true, "gelu_new": true, "gelu": true, "relu": true, "silu": true, "tanh": true}
 
 // Sanity bounds that keep a hostile config.json from asking for absurd allocations.

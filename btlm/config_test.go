@@ -36,11 +36,7 @@ func TestParseConfig(t *testing.T) {
 		"n_layer":32,"n_head":32,"n_inner":6826,"n_positions":8192,"vocab_size":50257,
 		"embeddings_scale":14.6,"width_scale":0.1,"output_logits_scale":0.22200000000000003,
 		"scale_qk_dot_by_d":true,"tie_word_embeddings":true}`
-	btlm3b := func(c *Config) {
-		c.VocabSize, c.NPositions, c.NEmbd, c.NLayer, c.NHead, c.NInner = 50257, 8192, 2560, 32, 32, 6826
-		c.ActivationFunction, c.PositionEmbeddingType = "swiglu", "alibi"
-		c.EmbeddingsScale, c.OutputLogitsScale, c.ScaleQKDotByD = 14.6, float64Product(2.2200000000000003, 0.1), true
-	}
+	btlm3b := func(c *Config) { *c = BTLM3BConfig() }
 	cases := []struct {
 		name string
 		json string

@@ -404,3 +404,27 @@ func BenchmarkPrefillTiny(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDecodeBTLM3BShapes runs decode steps with the real BTLM-3B shapes (n_embd
+// 2560, n_inner 6826, 32 heads, vocab 50257) but only 2 of the 32 layers, from
+// synthetic weights, after a 64-token prompt. Per-token cost of the full model is about
+// head + 32 × layer.
+func BenchmarkDecodeBTLM3BShapes(b *testing.B) {
+	cfg := BTLM3BConfig()
+	cfg.NLayer = 2
+	m, err := FromTensors(cfg, SyntheticTensors(cfg, 1), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	seq := m.NewSequence()
+	if _, err := seq.Forward(ctx, testIDs(64, cfg.VocabSize)); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := seq.Forward(ctx, []int{i % cfg.VocabSize}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

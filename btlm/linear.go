@@ -95,12 +95,7 @@ func (b *binder) loadConv1D(prefix string, in, out int) (Linear, error) {
 		return Linear{}, err
 	}
 	l := Linear{In: in, Out: out, W: make([]float32, in*out)}
-	for i := 0; i < in; i++ {
-		row := tmp[i*out : (i+1)*out]
-		for o, v := range row {
-			l.W[o*in+i] = v
-		}
-	}
+	transpose(l.W, tmp, in, out)
 	if l.B, err = b.vector(prefix+".bias", out); err != nil {
 		return Linear{}, err
 	}
@@ -115,4 +110,21 @@ func (b *binder) loadLinearRows(name string, out, in int) (Linear, error) {
 		return Linear{}, err
 	}
 	return Linear{In: in, Out: out, W: w}, nil
+}
+
+// transpose writes the [rows][cols] matrix src into dst as [cols][rows], in tiles so
+// that both sides stay in cache.
+func transpose(dst, src []float32, rows, cols int) {
+	const tile = 32
+	for r0 := 0; r0 < rows; r0 += tile {
+		r1 := min(r0+tile, rows)
+		for c0 := 0; c0 < cols; c0 += tile {
+			c1 := min(c0+tile, cols)
+			for r := r0; r < r1; r++ {
+				for c := c0; c < c1; c++ {
+					dst[c*rows+r] = src[r*cols+c]
+				}
+			}
+		}
+	}
 }

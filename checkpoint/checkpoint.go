@@ -90,7 +90,8 @@ type Source interface {
 // Limits on hostile input.
 const (
 	maxSafetensorsHeader = 100 << 20 // the safetensors reference implementation's limit
-	maxPickleSize        = 64 << 20
+	maxPickleSize        = 32 << 20  // a 3B state dict's data.pkl is about 30 KB
+	maxPickleItems       = 1 << 20   // memo entries, stack items and marks
 	maxIndexSize         = 64 << 20
 	maxDims              = 8
 	maxElements          = 1 << 40

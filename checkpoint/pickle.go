@@ -174,6 +174,14 @@ func (u *unpickler) readLine() (string, error) {
 
 func (u *unpickler) push(v any) { u.stack = append(u.stack, v) }
 
+// checkLimits bounds the memory a hostile pickle can make the reader hold.
+func (u *unpickler) checkLimits() error {
+	if len(u.stack) > maxPickleItems || len(u.memo) > maxPickleItems || len(u.marks) > maxPickleItems {
+		return fmt.Errorf("more than %d stack items, marks or memo entries at offset %d", maxPickleItems, u.pos)
+	}
+	return nil
+}
+
 func (u *unpickler) pop() (any, error) {
 	if len(u.stack) == 0 || (len(u.marks) > 0 && len(u.stack) <= u.marks[len(u.marks)-1]) {
 		return nil, fmt.Errorf("stack underflow at offset %d", u.pos)
@@ -222,6 +230,9 @@ func (u *unpickler) memoPut(i uint32) error {
 
 func (u *unpickler) run() (any, error) {
 	for {
+		if err := u.checkLimits(); err != nil {
+			return nil, err
+		}
 		opPos := u.pos
 		b, err := u.read(1)
 		if err != nil {

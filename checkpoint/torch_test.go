@@ -230,3 +230,13 @@ func FuzzTorchZip(f *testing.F) {
 		}
 	})
 }
+
+func TestUnpickleLimits(t *testing.T) {
+	prog := append([]byte("\x80\x02"), bytes.Repeat([]byte("N"), maxPickleItems+2)...)
+	if _, err := unpickle(append(prog, '.'), nil); err == nil || !strings.Contains(err.Error(), "stack items") {
+		t.Errorf("stack flood: %v", err)
+	}
+	if _, err := unpickle(make([]byte, maxPickleSize+1), nil); err == nil || !strings.Contains(err.Error(), "exceeds the limit") {
+		t.Errorf("oversized pickle: %v", err)
+	}
+}
