@@ -72,17 +72,17 @@ type Options struct {
 
 // Node is a running chopsticks instance.
 type Node struct {
-	opts     Options
-	chop     string // chopsticks.cjs
-	args     []string
-	dir      string // scratch working directory
-	ReadyIn  time.Duration
-	mu       sync.Mutex
-	cmd      *exec.Cmd
-	port     int
-	exited   chan struct{}
-	exitErr  error
-	logs     *tailBuffer
+	opts    Options
+	chop    string // chopsticks.cjs
+	args    []string
+	dir     string // scratch working directory
+	ReadyIn time.Duration
+	mu      sync.Mutex
+	cmd     *exec.Cmd
+	port    int
+	exited  chan struct{}
+	exitErr error
+	logs    *tailBuffer
 }
 
 // readyLine is chopsticks' readiness line: "… RPC listening on http://127.0.0.1:PORT and ws://…".
