@@ -19,10 +19,10 @@ func dotBF16AVX512(w *uint16, x *float32, n int) float32
 func dotBF16x4AVX512(w *uint16, x *float32, stride, n int, out *[4]float32)
 
 //go:noescape
-func dotQ8VNNI(w *uint8, ws *float32, xq *int8, xs *float32, xc *int32, nb int) float32
+func dotQ8VNNI(w *uint8, ws *float32, xq *int8, xs *float32, xc *int32, ng int) float32
 
 //go:noescape
-func dotQ8x4VNNI(w *uint8, ws *float32, xq *int8, xs *float32, xc *int32, nb int, out *[4]float32)
+func dotQ8x4VNNI(w *uint8, ws *float32, xq *int8, xs *float32, xc *int32, ng int, out *[4]float32)
 
 //go:noescape
 func dotF32AVX2(w, x *float32, n int) float32
@@ -37,10 +37,10 @@ func dotBF16AVX2(w *uint16, x *float32, n int) float32
 func dotBF16x4AVX2(w *uint16, x *float32, stride, n int, out *[4]float32)
 
 //go:noescape
-func dotQ8AVX2(w *uint8, ws *float32, xq *int8, xs *float32, nb int) float32
+func dotQ8AVX2(w *uint8, ws *float32, xq *int8, xs *float32, ng int) float32
 
 //go:noescape
-func dotQ8x4AVX2(w *uint8, ws *float32, xq *int8, xs *float32, nb int, out *[4]float32)
+func dotQ8x4AVX2(w *uint8, ws *float32, xq *int8, xs *float32, ng int, out *[4]float32)
 
 //go:noescape
 func axpyAVX2(a float32, x, y *float32, n int)
@@ -104,21 +104,21 @@ func avx512DotBF16x4(w []uint16, x []float32, stride int) (out [4]float32) {
 }
 
 func vnniDotQ8(w []uint8, ws []float32, xq []int8, xs []float32, xc []int32) float32 {
-	nb := len(ws)
-	if nb == 0 {
+	ng := len(ws) / GroupBlocks
+	if ng == 0 {
 		return 0
 	}
-	_, _, _, _ = w[nb*BlockSize-1], xq[nb*BlockSize-1], xs[nb*8-1], xc[nb*8-1]
-	return dotQ8VNNI(&w[0], &ws[0], &xq[0], &xs[0], &xc[0], nb)
+	_, _, _, _ = w[ng*groupBytes-1], xq[ng*groupBytes-1], xs[ng*GroupBlocks-1], xc[ng*GroupBlocks-1]
+	return dotQ8VNNI(&w[0], &ws[0], &xq[0], &xs[0], &xc[0], ng)
 }
 
 func vnniDotQ8x4(w []uint8, ws []float32, xq []int8, xs []float32, xc []int32) (out [4]float32) {
-	nb := len(ws)
-	if nb == 0 {
+	ng := len(ws) / GroupBlocks
+	if ng == 0 {
 		return out
 	}
-	_, _, _, _ = w[nb*BlockSize-1], xq[4*nb*BlockSize-1], xs[4*nb*8-1], xc[4*nb*8-1]
-	dotQ8x4VNNI(&w[0], &ws[0], &xq[0], &xs[0], &xc[0], nb, &out)
+	_, _, _, _ = w[ng*groupBytes-1], xq[4*ng*groupBytes-1], xs[4*ng*GroupBlocks-1], xc[4*ng*GroupBlocks-1]
+	dotQ8x4VNNI(&w[0], &ws[0], &xq[0], &xs[0], &xc[0], ng, &out)
 	return out
 }
 
@@ -189,21 +189,21 @@ func avx2DotBF16x4(w []uint16, x []float32, stride int) (out [4]float32) {
 }
 
 func avx2DotQ8(w []uint8, ws []float32, xq []int8, xs []float32, xc []int32) float32 {
-	nb := len(ws)
-	if nb == 0 {
+	ng := len(ws) / GroupBlocks
+	if ng == 0 {
 		return 0
 	}
-	_, _, _ = w[nb*BlockSize-1], xq[nb*BlockSize-1], xs[nb*8-1]
-	return dotQ8AVX2(&w[0], &ws[0], &xq[0], &xs[0], nb)
+	_, _, _ = w[ng*groupBytes-1], xq[ng*groupBytes-1], xs[ng*GroupBlocks-1]
+	return dotQ8AVX2(&w[0], &ws[0], &xq[0], &xs[0], ng)
 }
 
 func avx2DotQ8x4(w []uint8, ws []float32, xq []int8, xs []float32, xc []int32) (out [4]float32) {
-	nb := len(ws)
-	if nb == 0 {
+	ng := len(ws) / GroupBlocks
+	if ng == 0 {
 		return out
 	}
-	_, _, _ = w[nb*BlockSize-1], xq[4*nb*BlockSize-1], xs[4*nb*8-1]
-	dotQ8x4AVX2(&w[0], &ws[0], &xq[0], &xs[0], nb, &out)
+	_, _, _ = w[ng*groupBytes-1], xq[4*ng*groupBytes-1], xs[4*ng*GroupBlocks-1]
+	dotQ8x4AVX2(&w[0], &ws[0], &xq[0], &xs[0], ng, &out)
 	return out
 }
 

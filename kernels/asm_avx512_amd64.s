@@ -295,89 +295,58 @@ bf16x4reduce:
 	VZEROUPPER
 	RET
 
-// Lane → block index for two blocks in one zmm: lanes 0-7 take scale 0, 8-15 scale 1.
-DATA q8permidx<>+0(SB)/8, $0
-DATA q8permidx<>+8(SB)/8, $0
-DATA q8permidx<>+16(SB)/8, $0
-DATA q8permidx<>+24(SB)/8, $0
-DATA q8permidx<>+32(SB)/8, $0x0000000100000001
-DATA q8permidx<>+40(SB)/8, $0x0000000100000001
-DATA q8permidx<>+48(SB)/8, $0x0000000100000001
-DATA q8permidx<>+56(SB)/8, $0x0000000100000001
-GLOBL q8permidx<>(SB), RODATA|NOPTR, $64
-
-// func dotQ8VNNI(w *uint8, ws *float32, xq *int8, xs *float32, xc *int32, nb int) float32
-// Offset trick: the weight bytes are q+128 (unsigned), x is signed, and VPDPBUSD's
-// accumulator starts at xc = −128·Σx per lane, so each lane ends with Σ q·x exactly.
-// Two blocks (64 bytes) per zmm; per-lane scales ws[b]·xs[b].
+// func dotQ8VNNI(w *uint8, ws *float32, xq *int8, xs *float32, xc *int32, ng int) float32
+// One 512-byte group per iteration: eight VPDPBUSD (unsigned weight bytes q+128 times
+// signed activations) leave block i's sum in lane i. The offset trick: accumulator 0
+// starts at xc = −128·Σx per block, cancelling the +128 bias exactly. Then the 16 lane
+// sums are converted to float and scaled by ws·xs (16 contiguous scales each).
 TEXT ·dotQ8VNNI(SB), NOSPLIT, $0-52
 	MOVQ w+0(FP), SI
 	MOVQ ws+8(FP), R8
 	MOVQ xq+16(FP), DI
 	MOVQ xs+24(FP), R9
 	MOVQ xc+32(FP), R10
-	MOVQ nb+40(FP), CX
-	VMOVDQU32 q8permidx<>(SB), Z31
+	MOVQ ng+40(FP), CX
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 
-q8loop4:
-	CMPQ CX, $4
-	JL   q8loop2
-	VMOVDQU32   (R10), Z2
-	VMOVDQU32   64(R10), Z3
-	VMOVDQU64   (SI), Z4
-	VMOVDQU64   64(SI), Z5
-	VPDPBUSD    (DI), Z4, Z2
-	VPDPBUSD    64(DI), Z5, Z3
-	VMOVSD      (R8), X6
-	VMOVSD      8(R8), X7
-	VPERMPS     Z6, Z31, Z6
-	VPERMPS     Z7, Z31, Z7
-	VMULPS      (R9), Z6, Z6
-	VMULPS      64(R9), Z7, Z7
-	VCVTDQ2PS   Z2, Z2
-	VCVTDQ2PS   Z3, Z3
-	VFMADD231PS Z6, Z2, Z0
-	VFMADD231PS Z7, Z3, Z1
-	ADDQ $128, SI
-	ADDQ $16, R8
-	ADDQ $128, DI
-	ADDQ $128, R9
-	ADDQ $128, R10
-	SUBQ $4, CX
-	JMP  q8loop4
-
-q8loop2:
-	CMPQ CX, $2
-	JL   q8tail
-	VMOVDQU32   (R10), Z2
-	VMOVDQU64   (SI), Z4
-	VPDPBUSD    (DI), Z4, Z2
-	VMOVSD      (R8), X6
-	VPERMPS     Z6, Z31, Z6
-	VMULPS      (R9), Z6, Z6
-	VCVTDQ2PS   Z2, Z2
-	VFMADD231PS Z6, Z2, Z0
-	ADDQ $64, SI
-	ADDQ $8, R8
-	ADDQ $64, DI
-	ADDQ $64, R9
-	ADDQ $64, R10
-	SUBQ $2, CX
-
-q8tail:
+q8group:
 	TESTQ CX, CX
 	JZ    q8reduce
-	// One block left: 256-bit operations (VEX/EVEX writes zero the upper lanes, which
-	// then add nothing in the 512-bit FMA).
-	VMOVDQU32    (R10), Y2
-	VMOVDQU      (SI), Y4
-	VPDPBUSD     (DI), Y4, Y2
-	VCVTDQ2PS    Y2, Y2
-	VBROADCASTSS (R8), Y6
-	VMULPS       (R9), Y6, Y6
-	VFMADD231PS  Z6, Z2, Z1
+	VMOVDQU32 (R10), Z2
+	VPXORD    Z3, Z3, Z3
+	VPXORD    Z4, Z4, Z4
+	VPXORD    Z5, Z5, Z5
+	VMOVDQU64 (SI), Z6
+	VMOVDQU64 64(SI), Z7
+	VMOVDQU64 128(SI), Z8
+	VMOVDQU64 192(SI), Z9
+	VPDPBUSD  (DI), Z6, Z2
+	VPDPBUSD  64(DI), Z7, Z3
+	VPDPBUSD  128(DI), Z8, Z4
+	VPDPBUSD  192(DI), Z9, Z5
+	VMOVDQU64 256(SI), Z10
+	VMOVDQU64 320(SI), Z11
+	VMOVDQU64 384(SI), Z12
+	VMOVDQU64 448(SI), Z13
+	VPDPBUSD  256(DI), Z10, Z2
+	VPDPBUSD  320(DI), Z11, Z3
+	VPDPBUSD  384(DI), Z12, Z4
+	VPDPBUSD  448(DI), Z13, Z5
+	VPADDD    Z3, Z2, Z2
+	VPADDD    Z5, Z4, Z4
+	VPADDD    Z4, Z2, Z2
+	VCVTDQ2PS Z2, Z2
+	VMOVUPS   (R8), Z14
+	VMULPS    (R9), Z14, Z14
+	VFMADD231PS Z14, Z2, Z0
+	ADDQ $512, SI
+	ADDQ $512, DI
+	ADDQ $64, R8
+	ADDQ $64, R9
+	ADDQ $64, R10
+	DECQ CX
+	JMP  q8group
 
 q8reduce:
 	VADDPS Z1, Z0, Z0
@@ -386,69 +355,70 @@ q8reduce:
 	VZEROUPPER
 	RET
 
-// Q8X4TOKEN does one pair of blocks for token t: index register IDX holds t's byte
-// offset into xq, xs and xc (all have the same byte stride nb*32).
-#define Q8X4TOKEN(ACC, TMP, SUM, IDX) \
-	VMOVDQU32   (R10)(IDX*1), ACC; \
-	VPDPBUSD    (DI)(IDX*1), Z4, ACC; \
-	VMULPS      (R9)(IDX*1), Z5, TMP; \
-	VCVTDQ2PS   ACC, ACC; \
-	VFMADD231PS TMP, ACC, SUM
+// Q8X4TOKEN does one group for one token: QI indexes the token's activation bytes
+// (from DI), SI_ its scales and corrections (from R9, R10). Z16-Z23 hold the group's
+// eight weight chunks, Z24 its weight scales.
+#define Q8X4TOKEN(ACCA, ACCB, SUM, QI, SI_) \
+	VMOVDQU32   (R10)(SI_), ACCA; \
+	VPXORD      ACCB, ACCB, ACCB; \
+	VPDPBUSD    (DI)(QI), Z16, ACCA; \
+	VPDPBUSD    64(DI)(QI), Z17, ACCB; \
+	VPDPBUSD    128(DI)(QI), Z18, ACCA; \
+	VPDPBUSD    192(DI)(QI), Z19, ACCB; \
+	VPDPBUSD    256(DI)(QI), Z20, ACCA; \
+	VPDPBUSD    320(DI)(QI), Z21, ACCB; \
+	VPDPBUSD    384(DI)(QI), Z22, ACCA; \
+	VPDPBUSD    448(DI)(QI), Z23, ACCB; \
+	VPADDD      ACCB, ACCA, ACCA; \
+	VCVTDQ2PS   ACCA, ACCA; \
+	VMULPS      (R9)(SI_), Z24, ACCB; \
+	VFMADD231PS ACCB, ACCA, SUM
 
-#define Q8X4TOKENY(ACC, YACC, TMP, YTMP, SUM, IDX) \
-	VMOVDQU32   (R10)(IDX*1), YACC; \
-	VPDPBUSD    (DI)(IDX*1), Y4, YACC; \
-	VMULPS      (R9)(IDX*1), Y5, YTMP; \
-	VCVTDQ2PS   YACC, YACC; \
-	VFMADD231PS TMP, ACC, SUM
-
-// func dotQ8x4VNNI(w *uint8, ws *float32, xq *int8, xs *float32, xc *int32, nb int, out *[4]float32)
-// dotQ8VNNI for 4 activation rows at once; each weight block is loaded once.
+// func dotQ8x4VNNI(w *uint8, ws *float32, xq *int8, xs *float32, xc *int32, ng int, out *[4]float32)
+// dotQ8VNNI for 4 activation rows at once; each weight group is loaded once.
+// Activation row t starts t*ng*512 bytes into xq and t*ng*64 bytes into xs and xc.
 TEXT ·dotQ8x4VNNI(SB), NOSPLIT, $0-56
 	MOVQ w+0(FP), SI
 	MOVQ ws+8(FP), R8
 	MOVQ xq+16(FP), DI
 	MOVQ xs+24(FP), R9
 	MOVQ xc+32(FP), R10
-	MOVQ nb+40(FP), CX
+	MOVQ ng+40(FP), CX
 	MOVQ CX, BX
-	SHLQ $5, BX            // token stride in bytes: nb*32
-	LEAQ (BX)(BX*2), R11
+	SHLQ $9, BX            // xq row stride: ng*512
+	LEAQ (BX)(BX*2), R11   // 3 strides
+	MOVQ CX, DX
+	SHLQ $6, DX            // xs/xc row stride: ng*64
+	LEAQ (DX)(DX*2), AX
 	XORQ R12, R12
-	LEAQ (BX)(BX*1), R13
-	VMOVDQU32 q8permidx<>(SB), Z31
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
 	VXORPS Z3, Z3, Z3
 
-q8x4loop2:
-	CMPQ CX, $2
-	JL   q8x4tail
-	VMOVDQU64 (SI), Z4
-	VMOVSD    (R8), X5
-	VPERMPS   Z5, Z31, Z5
-	Q8X4TOKEN(Z8, Z12, Z0, R12)
-	Q8X4TOKEN(Z9, Z13, Z1, BX)
-	Q8X4TOKEN(Z10, Z14, Z2, R13)
-	Q8X4TOKEN(Z11, Z15, Z3, R11)
-	ADDQ $64, SI
-	ADDQ $8, R8
-	ADDQ $64, DI
-	ADDQ $64, R9
-	ADDQ $64, R10
-	SUBQ $2, CX
-	JMP  q8x4loop2
-
-q8x4tail:
+q8x4group:
 	TESTQ CX, CX
 	JZ    q8x4reduce
-	VMOVDQU      (SI), Y4
-	VBROADCASTSS (R8), Y5
-	Q8X4TOKENY(Z8, Y8, Z12, Y12, Z0, R12)
-	Q8X4TOKENY(Z9, Y9, Z13, Y13, Z1, BX)
-	Q8X4TOKENY(Z10, Y10, Z14, Y14, Z2, R13)
-	Q8X4TOKENY(Z11, Y11, Z15, Y15, Z3, R11)
+	VMOVDQU64 (SI), Z16
+	VMOVDQU64 64(SI), Z17
+	VMOVDQU64 128(SI), Z18
+	VMOVDQU64 192(SI), Z19
+	VMOVDQU64 256(SI), Z20
+	VMOVDQU64 320(SI), Z21
+	VMOVDQU64 384(SI), Z22
+	VMOVDQU64 448(SI), Z23
+	VMOVUPS   (R8), Z24
+	Q8X4TOKEN(Z4, Z5, Z0, R12*1, R12*1)
+	Q8X4TOKEN(Z6, Z7, Z1, BX*1, DX*1)
+	Q8X4TOKEN(Z8, Z9, Z2, BX*2, DX*2)
+	Q8X4TOKEN(Z10, Z11, Z3, R11*1, AX*1)
+	ADDQ $512, SI
+	ADDQ $512, DI
+	ADDQ $64, R8
+	ADDQ $64, R9
+	ADDQ $64, R10
+	DECQ CX
+	JMP  q8x4group
 
 q8x4reduce:
 	MOVQ out+48(FP), R8

@@ -141,12 +141,13 @@ func q8Exact(w []uint8, ws []float32, v *q8Vec, t int) (sum, mag float64) {
 	xq, xs, _ := v.row(t)
 	for b, d := range ws {
 		var acc, absAcc int64
-		for i := b * BlockSize; i < (b+1)*BlockSize; i++ {
-			p := int64(int(w[i])-128) * int64(xq[i])
+		for c := b * BlockSize; c < (b+1)*BlockSize; c++ {
+			off := q8Offset(c)
+			p := int64(int(w[off])-128) * int64(xq[off])
 			acc += p
 			absAcc += max(p, -p)
 		}
-		scale := float64(d) * float64(xs[b*8])
+		scale := float64(d) * float64(xs[b])
 		sum += float64(acc) * scale
 		mag += float64(absAcc) * scale
 	}

@@ -48,7 +48,7 @@ func MatMul(p *Pool, y []float32, m *Matrix, x []float32, n int) {
 	tokenBytes := m.Cols * 4
 	if m.Format == Q8 {
 		s.q.quantize(x, n, m.Cols)
-		tokenBytes = m.Blocks * BlockSize * 3
+		tokenBytes = m.Groups * (groupBytes + 8*GroupBlocks)
 	}
 	s.tokBlock = max(4, tokenBlockBytes/max(1, tokenBytes)/4*4)
 	p.parallelLocked(m.Rows, 1, s.rangeFn)
@@ -86,7 +86,8 @@ func (p *Pool) mulRange(start, end int) {
 				}
 			case Q8:
 				w := m.Q8[r*m.Stride : (r+1)*m.Stride]
-				ws := m.Scales[r*m.Blocks : (r+1)*m.Blocks]
+				nsc := m.Groups * GroupBlocks
+				ws := m.Scales[r*nsc : (r+1)*nsc]
 				for ; t+4 <= t1; t += 4 {
 					xq, xs, xc := s.q.rows4(t)
 					out := k.dotQ8x4(w, ws, xq, xs, xc)

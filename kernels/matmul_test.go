@@ -92,27 +92,38 @@ func TestQuantizeQ8(t *testing.T) {
 			t.Fatal(err)
 		}
 		nb := (cols + 31) / 32
-		if q.Blocks != nb || q.Stride != nb*32 || len(q.Q8) != rows*nb*32 || len(q.Scales) != rows*nb {
-			t.Fatalf("cols=%d: layout blocks=%d stride=%d len=%d/%d", cols, q.Blocks, q.Stride, len(q.Q8), len(q.Scales))
+		ng := (cols + 511) / 512
+		if q.Groups != ng || q.Stride != ng*512 || len(q.Q8) != rows*ng*512 || len(q.Scales) != rows*ng*16 {
+			t.Fatalf("cols=%d: layout groups=%d stride=%d len=%d/%d", cols, q.Groups, q.Stride, len(q.Q8), len(q.Scales))
 		}
 		row := make([]float32, cols)
 		for rr := 0; rr < rows; rr++ {
 			q.Row(rr, row)
-			for c := 0; c < q.Stride; c++ {
-				b := q.Q8[rr*q.Stride+c]
+			real := make([]bool, q.Stride)
+			for c := 0; c < cols; c++ {
+				real[q8Offset(c)] = true
+			}
+			for off, isReal := range real {
+				b := q.Q8[rr*q.Stride+off]
 				if b == 0 {
 					t.Fatalf("cols=%d: byte −128 stored", cols)
 				}
-				if c >= cols && b != 128 {
-					t.Fatalf("cols=%d: padding byte %d at %d, want 128", cols, b, c)
+				if !isReal && b != 128 {
+					t.Fatalf("cols=%d: padding byte %d at %d, want 128", cols, b, off)
 				}
 			}
-			for blk := 0; blk < nb; blk++ {
+			for blk := 0; blk < ng*16; blk++ {
+				d := q.Scales[rr*ng*16+blk]
+				if blk >= nb {
+					if d != 0 {
+						t.Fatalf("cols=%d: padding block %d has scale %v", cols, blk, d)
+					}
+					continue
+				}
 				var amax float32
 				for c := blk * 32; c < min(cols, blk*32+32); c++ {
 					amax = max(amax, abs32(data[rr*cols+c]))
 				}
-				d := q.Scales[rr*nb+blk]
 				if d != amax/127 {
 					t.Fatalf("cols=%d block %d: scale %v, want %v", cols, blk, d, amax/127)
 				}
@@ -122,6 +133,24 @@ func TestQuantizeQ8(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+func TestQ8Offset(t *testing.T) {
+	// The layout is a bijection of [0, 512·g) and puts element 4k+j of block i of a
+	// group at byte 64k+4i+j.
+	seen := make([]bool, 1024)
+	for c := 0; c < 1024; c++ {
+		off := q8Offset(c)
+		if seen[off] {
+			t.Fatalf("offset %d used twice", off)
+		}
+		seen[off] = true
+	}
+	for _, tc := range [][2]int{{0, 0}, {1, 1}, {4, 64}, {32, 4}, {33, 5}, {36, 68}, {511, 511}, {512, 512}, {480, 60}, {31, 7*64 + 3}} {
+		if got := q8Offset(tc[0]); got != tc[1] {
+			t.Errorf("q8Offset(%d) = %d, want %d", tc[0], got, tc[1])
 		}
 	}
 }
@@ -141,11 +170,11 @@ func TestQuantizeRoundTrip(t *testing.T) {
 		if b.BF16[i] != F32ToBF16(v) {
 			t.Fatalf("bf16[%d] = %#x, want %#x", i, b.BF16[i], F32ToBF16(v))
 		}
-		if math.Abs(float64(back.F32[i]-v)) > 0.01*(1+math.Abs(float64(v)))+float64(q.Scales[(i/37)*q.Blocks+(i%37)/32]) {
+		if math.Abs(float64(back.F32[i]-v)) > 0.01*(1+math.Abs(float64(v)))+float64(q.Scales[(i/37)*q.Groups*16+(i%37)/32]) {
 			t.Fatalf("f32→bf16→q8→f32 [%d]: %v → %v", i, v, back.F32[i])
 		}
 	}
-	if m.Bytes() != int64(len(data))*4 || b.Bytes() != int64(len(data))*2 || q.Bytes() != 5*64+5*2*4 {
+	if m.Bytes() != int64(len(data))*4 || b.Bytes() != int64(len(data))*2 || q.Bytes() != 5*512+5*16*4 {
 		t.Errorf("Bytes: %d %d %d", m.Bytes(), b.Bytes(), q.Bytes())
 	}
 }
@@ -232,7 +261,8 @@ func TestMatMulQ8Exact(t *testing.T) {
 	MatMul(p, y, q, x, n)
 	for rr := 0; rr < rows; rr++ {
 		for tk := 0; tk < n; tk++ {
-			want, mag := q8Exact(q.Q8[rr*q.Stride:(rr+1)*q.Stride], q.Scales[rr*q.Blocks:(rr+1)*q.Blocks], &v, tk)
+			nsc := q.Groups * 16
+			want, mag := q8Exact(q.Q8[rr*q.Stride:(rr+1)*q.Stride], q.Scales[rr*nsc:(rr+1)*nsc], &v, tk)
 			if !within(y[tk*rows+rr], want, mag) {
 				t.Fatalf("[%d][%d] = %v, want %v", tk, rr, y[tk*rows+rr], want)
 			}

@@ -51,12 +51,17 @@ func ParseFormat(s string) (Format, error) {
 // Matrix is a row-major weight matrix [Rows][Cols] in one of the Formats. Only the
 // fields of its Format are set.
 //
-// Q8 layout (structure of arrays): row r's quantized weights are
-// Q8[r*Stride : r*Stride+Cols], stored biased as the byte q+128 (so 128 means 0), and
-// its scales are Scales[r*Blocks : (r+1)*Blocks]. Stride = Blocks*BlockSize: when Cols
-// is not a multiple of BlockSize the last block of each row is partial and its unused
-// bytes hold 128 (zero); its scale is computed from the real weights only. This padding
-// exists only in memory, never in a checkpoint.
+// Q8 layout (structure of arrays, interleaved for VPDPBUSD): each row is cut into
+// blocks of BlockSize weights, and the blocks into groups of GroupBlocks (16) blocks.
+// A group is 512 bytes: eight 64-byte chunks, where chunk k holds, for each block
+// i < 16 of the group, its weights 4k..4k+3 at bytes 4i..4i+3. So one 512-bit
+// multiply-add over the eight chunks leaves block i's dot product in 32-bit lane i.
+// Weight bytes are stored biased, q+128 (128 means 0). Row r occupies
+// Q8[r*Stride : (r+1)*Stride] with Stride = Groups*512, and its scales
+// Scales[r*Groups*16 : (r+1)*Groups*16], one per block. Blocks past the end of the row
+// (when Cols is not a multiple of 512) and weights past Cols in the last, partial block
+// are zero (byte 128, scale 0): the padding exists only in memory, never in a
+// checkpoint, and a partial block's scale comes from its real weights only.
 type Matrix struct {
 	Rows, Cols int
 	Format     Format
@@ -64,10 +69,10 @@ type Matrix struct {
 	F32  []float32 // F32: Rows*Cols weights
 	BF16 []uint16  // BF16: Rows*Cols bfloat16 bit patterns
 
-	Q8     []uint8   // Q8: Rows*Stride biased bytes
-	Scales []float32 // Q8: Rows*Blocks block scales
-	Blocks int       // Q8: blocks per row, ceil(Cols/BlockSize)
-	Stride int       // Q8: bytes per row in Q8, Blocks*BlockSize
+	Q8     []uint8   // Q8: Rows*Stride biased, interleaved bytes
+	Scales []float32 // Q8: Rows*Groups*GroupBlocks block scales
+	Groups int       // Q8: groups per row, ceil(Cols/(GroupBlocks*BlockSize))
+	Stride int       // Q8: bytes per row in Q8, Groups*GroupBlocks*BlockSize
 }
 
 func checkShape(rows, cols, have int) error {
@@ -118,9 +123,9 @@ func (m *Matrix) Row(r int, dst []float32) []float32 {
 		}
 	case Q8:
 		q := m.Q8[r*m.Stride:]
-		s := m.Scales[r*m.Blocks:]
+		s := m.Scales[r*m.Groups*GroupBlocks:]
 		for c := range dst {
-			dst[c] = s[c/BlockSize] * float32(int(q[c])-128)
+			dst[c] = s[c/BlockSize] * float32(int(q[q8Offset(c)])-128)
 		}
 	}
 	return dst
@@ -138,10 +143,10 @@ func (m *Matrix) Quantize(f Format) (*Matrix, error) {
 	case BF16:
 		out.BF16 = make([]uint16, m.Rows*m.Cols)
 	case Q8:
-		out.Blocks = (m.Cols + BlockSize - 1) / BlockSize
-		out.Stride = out.Blocks * BlockSize
+		out.Groups = q8Groups(m.Cols)
+		out.Stride = out.Groups * groupBytes
 		out.Q8 = make([]uint8, m.Rows*out.Stride)
-		out.Scales = make([]float32, m.Rows*out.Blocks)
+		out.Scales = make([]float32, m.Rows*out.Groups*GroupBlocks)
 	default:
 		return nil, fmt.Errorf("kernels: cannot convert to %v", f)
 	}
@@ -157,36 +162,11 @@ func (m *Matrix) Quantize(f Format) (*Matrix, error) {
 				dst[c] = F32ToBF16(v)
 			}
 		case Q8:
-			quantizeRow(out.Q8[r*out.Stride:(r+1)*out.Stride], out.Scales[r*out.Blocks:(r+1)*out.Blocks], row)
+			nsc := out.Groups * GroupBlocks
+			quantizeRow(out.Q8[r*out.Stride:(r+1)*out.Stride], out.Scales[r*nsc:(r+1)*nsc], row)
 		}
 	}
 	return out, nil
-}
-
-// quantizeRow quantizes x into biased bytes q (len Blocks*BlockSize, padding set to
-// 128) and one scale per block.
-func quantizeRow(q []uint8, scales []float32, x []float32) {
-	for b := range scales {
-		blk := x[b*BlockSize : min((b+1)*BlockSize, len(x))]
-		var amax float32
-		for _, v := range blk {
-			amax = max(amax, abs32(v))
-		}
-		d := amax / 127
-		scales[b] = d
-		var inv float32
-		if d != 0 {
-			inv = 1 / d
-		}
-		dst := q[b*BlockSize : (b+1)*BlockSize]
-		for i := range dst {
-			v := 0
-			if i < len(blk) {
-				v = roundClamp127(blk[i] * inv)
-			}
-			dst[i] = uint8(v + 128)
-		}
-	}
 }
 
 func abs32(v float32) float32 { return math.Float32frombits(math.Float32bits(v) &^ (1 << 31)) }

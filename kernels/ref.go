@@ -49,26 +49,29 @@ func refDotBF16x4(w []uint16, x []float32, stride int) (out [4]float32) {
 	return out
 }
 
-// refDotQ8 is the dot product of a q8 row (biased bytes w, scales ws; len(ws) blocks)
-// with one quantized activation row (xq, block scales xs[8b]); xc is unused here.
+// refDotQ8 is the dot product of a q8 row (interleaved biased bytes w, one scale per
+// block in ws) with one quantized activation row (xq in the same layout, block scales
+// xs); xc is unused here. Within a group, byte p belongs to block (p/4)%16.
 func refDotQ8(w []uint8, ws []float32, xq []int8, xs []float32, xc []int32) float32 {
 	var sum float32
-	for b, d := range ws {
-		wb := w[b*BlockSize : (b+1)*BlockSize]
-		xb := xq[b*BlockSize : (b+1)*BlockSize]
-		var acc int32
-		for i, q := range wb {
-			acc += (int32(q) - 128) * int32(xb[i])
+	for g := 0; g < len(ws)/GroupBlocks; g++ {
+		wg := w[g*groupBytes : (g+1)*groupBytes]
+		xg := xq[g*groupBytes : (g+1)*groupBytes]
+		var acc [GroupBlocks]int32
+		for p, q := range wg {
+			acc[(p/4)%GroupBlocks] += (int32(q) - 128) * int32(xg[p])
 		}
-		sum += float32(acc) * (d * xs[b*8])
+		for b, a := range acc {
+			sum += float32(a) * (ws[g*GroupBlocks+b] * xs[g*GroupBlocks+b])
+		}
 	}
 	return sum
 }
 
 func refDotQ8x4(w []uint8, ws []float32, xq []int8, xs []float32, xc []int32) (out [4]float32) {
-	nb := len(ws)
+	nq, ns := len(ws)/GroupBlocks*groupBytes, len(ws)
 	for t := range out {
-		out[t] = refDotQ8(w, ws, xq[t*nb*BlockSize:], xs[t*nb*8:], xc[t*nb*8:])
+		out[t] = refDotQ8(w, ws, xq[t*nq:], xs[t*ns:], xc[t*ns:])
 	}
 	return out
 }

@@ -1,0 +1,122 @@
+package kernels
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// Benchmarks on BTLM-3B's matrix shapes (rows = outputs, cols = inputs). Decode-like
+// benchmarks stream: they rotate through enough copies of the matrix that the weights
+// cannot stay in the last-level cache (streamBytes in all), as a real decode step reads
+// 2.6 G weights once each. Reported metrics: GB/s of weight bytes read and GFLOP/s
+// (2·rows·cols·n per call). Run e.g.
+//
+//	go test -run '^$' -bench 'MatVec' -benchtime 40x ./kernels/
+
+// streamBytes is the total size of the rotated weight copies (well above any L3).
+const streamBytes = 320 << 20
+
+var benchShapes = [][2]int{{2560, 2560}, {7680, 2560}, {6826, 2560}, {2560, 6826}, {50257, 2560}}
+
+// benchCopies builds one random rows×cols matrix in format f and enough copies of it
+// (distinct memory) to exceed streamBytes.
+func benchCopies(rows, cols int, f Format) []*Matrix {
+	r := rand.New(rand.NewPCG(uint64(rows), uint64(cols)))
+	data := make([]float32, rows*cols)
+	for i := range data {
+		data[i] = float32(r.NormFloat64() * 0.02)
+	}
+	base, _ := NewF32(rows, cols, data)
+	m, _ := base.Quantize(f)
+	base, data = nil, nil
+	n := max(1, int((streamBytes+m.Bytes()-1)/m.Bytes()))
+	copies := []*Matrix{m}
+	for len(copies) < n {
+		c := *m
+		c.F32 = append([]float32(nil), m.F32...)
+		c.BF16 = append([]uint16(nil), m.BF16...)
+		c.Q8 = append([]uint8(nil), m.Q8...)
+		c.Scales = append([]float32(nil), m.Scales...)
+		copies = append(copies, &c)
+	}
+	return copies
+}
+
+func benchMatMul(b *testing.B, copies []*Matrix, n, threads int) {
+	m := copies[0]
+	p := NewPool(threads)
+	defer p.Close()
+	r := rand.New(rand.NewPCG(1, 1))
+	x := randF32(r, n*m.Cols)
+	y := make([]float32, n*m.Rows)
+	MatMul(p, y, m, x, n) // grow scratch
+	b.SetBytes(m.Bytes())
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		MatMul(p, y, copies[i%len(copies)], x, n)
+	}
+	sec := b.Elapsed().Seconds()
+	b.ReportMetric(float64(m.Bytes())*float64(b.N)/sec/1e9, "GB/s")
+	b.ReportMetric(2*float64(m.Rows)*float64(m.Cols)*float64(n)*float64(b.N)/sec/1e9, "GFLOP/s")
+}
+
+// BenchmarkMatVec is the decode product (one activation row), streaming from DRAM.
+func BenchmarkMatVec(b *testing.B) {
+	for _, f := range []Format{F32, BF16, Q8} {
+		for _, sh := range benchShapes {
+			b.Run(fmt.Sprintf("%v/%dx%d", f, sh[0], sh[1]), func(b *testing.B) {
+				copies := benchCopies(sh[0], sh[1], f)
+				for _, threads := range []int{1, 2} {
+					b.Run(fmt.Sprintf("T%d", threads), func(b *testing.B) { benchMatMul(b, copies, 1, threads) })
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkMatMul is the batched product: n = 8 (eight concurrent decode streams share
+// one pass over the weights) and n = 128 (a 128-token prompt), on all threads.
+func BenchmarkMatMul(b *testing.B) {
+	for _, f := range []Format{F32, BF16, Q8} {
+		for _, sh := range [][2]int{{2560, 2560}, {6826, 2560}, {2560, 6826}} {
+			b.Run(fmt.Sprintf("%v/%dx%d", f, sh[0], sh[1]), func(b *testing.B) {
+				copies := benchCopies(sh[0], sh[1], f)
+				for _, n := range []int{8, 128} {
+					b.Run(fmt.Sprintf("n%d", n), func(b *testing.B) { benchMatMul(b, copies, n, 0) })
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkAttentionHead is one head (d = 80) of one query over a cached context.
+func BenchmarkAttentionHead(b *testing.B) {
+	for _, n := range []int{128, 2048} {
+		b.Run(fmt.Sprintf("ctx%d", n), func(b *testing.B) {
+			r := rand.New(rand.NewPCG(2, 2))
+			d, stride := 80, 2560
+			q, keys, values := randF32(r, d), randF32(r, n*stride), randF32(r, n*stride)
+			out, scores := make([]float32, d), make([]float32, n)
+			b.SetBytes(int64(2 * n * d * 4))
+			for i := 0; i < b.N; i++ {
+				AttentionHead(out, q, keys, values, stride, n, 1.0/80, 0.5, scores)
+			}
+			b.ReportMetric(4*float64(n*d)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
+
+// BenchmarkQuantize is the load-time conversion of one 2560×2560 matrix.
+func BenchmarkQuantize(b *testing.B) {
+	r := rand.New(rand.NewPCG(3, 3))
+	m, _ := NewF32(2560, 2560, randF32(r, 2560*2560))
+	for _, f := range []Format{BF16, Q8} {
+		b.Run(f.String(), func(b *testing.B) {
+			b.SetBytes(m.Bytes())
+			for i := 0; i < b.N; i++ {
+				m.Quantize(f)
+			}
+		})
+	}
+}

@@ -1,0 +1,104 @@
+package kernels
+
+// Q8 layout helpers and quantization (see Matrix for the layout).
+
+// GroupBlocks is the number of Q8 blocks interleaved into one 512-byte group.
+const GroupBlocks = 16
+
+// groupBytes is the size of one Q8 group: GroupBlocks blocks of BlockSize bytes.
+const groupBytes = GroupBlocks * BlockSize
+
+// q8Groups is the number of Q8 groups a row of cols values needs.
+func q8Groups(cols int) int { return (cols + groupBytes - 1) / groupBytes }
+
+// q8Offset is the byte offset of element c within an interleaved Q8 row.
+func q8Offset(c int) int {
+	g, inGroup := c/groupBytes, c%groupBytes
+	block, e := inGroup/BlockSize, inGroup%BlockSize
+	return g*groupBytes + (e/4)*64 + block*4 + e%4
+}
+
+// quantizeBlocks quantizes x block by block: scales[b] = max|x_block|/127 and
+// q[c] = round(x[c]/scales[b]) in −127…127, calling put(c, q) for every element.
+// Blocks wholly past len(x) get scale 0 and are not visited.
+func quantizeBlocks(x []float32, scales []float32, put func(c, q int)) {
+	for b := range scales {
+		lo := b * BlockSize
+		if lo >= len(x) {
+			scales[b] = 0
+			continue
+		}
+		blk := x[lo:min(lo+BlockSize, len(x))]
+		var amax float32
+		for _, v := range blk {
+			amax = max(amax, abs32(v))
+		}
+		d := amax / 127
+		scales[b] = d
+		var inv float32
+		if d != 0 {
+			inv = 1 / d
+		}
+		for i, v := range blk {
+			put(lo+i, roundClamp127(v*inv))
+		}
+	}
+}
+
+// quantizeRow quantizes the weights x into the interleaved biased bytes q (Stride long;
+// padding set to 128) and one scale per block (Groups*GroupBlocks long).
+func quantizeRow(q []uint8, scales []float32, x []float32) {
+	for i := range q {
+		q[i] = 128
+	}
+	quantizeBlocks(x, scales, func(c, v int) { q[q8Offset(c)] = uint8(v + 128) })
+}
+
+// q8Vec holds n activation rows quantized for the Q8 kernels, in the same interleaved
+// layout as the weights (ng groups per row, padding zero). Per block it keeps the scale
+// s and the offset correction c = −128·Σ q over the block, which cancels the +128 bias
+// of the weight bytes when the dot product is taken with VPDPBUSD. Row t occupies
+// q[t*ng*512:], s[t*ng*16:] and c[t*ng*16:].
+type q8Vec struct {
+	n, ng int
+	q     []int8
+	s     []float32
+	c     []int32
+}
+
+// quantize fills v with the n rows of x (each cols long).
+func (v *q8Vec) quantize(x []float32, n, cols int) {
+	ng := q8Groups(cols)
+	v.n, v.ng = n, ng
+	v.q = grow(v.q, n*ng*groupBytes)
+	v.s = grow(v.s, n*ng*GroupBlocks)
+	v.c = grow(v.c, n*ng*GroupBlocks)
+	for t := 0; t < n; t++ {
+		q, s, c := v.row(t)
+		clear(q)
+		clear(c)
+		quantizeBlocks(x[t*cols:(t+1)*cols], s, func(col, qv int) {
+			q[q8Offset(col)] = int8(qv)
+			c[col/BlockSize] -= 128 * int32(qv)
+		})
+	}
+}
+
+// row returns the slices of activation row t.
+func (v *q8Vec) row(t int) (q []int8, s []float32, c []int32) {
+	qn, sn := v.ng*groupBytes, v.ng*GroupBlocks
+	return v.q[t*qn : (t+1)*qn], v.s[t*sn : (t+1)*sn], v.c[t*sn : (t+1)*sn]
+}
+
+// rows4 returns the slices of activation rows t..t+3.
+func (v *q8Vec) rows4(t int) (q []int8, s []float32, c []int32) {
+	qn, sn := v.ng*groupBytes, v.ng*GroupBlocks
+	return v.q[t*qn : (t+4)*qn], v.s[t*sn : (t+4)*sn], v.c[t*sn : (t+4)*sn]
+}
+
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}
