@@ -243,6 +243,17 @@ func (d *Dendrite) CallStream(ctx context.Context, t Target, m synapse.Message, 
 }
 
 func (d *Dendrite) call(ctx context.Context, t Target, m synapse.Message, timeout time.Duration, onChunk func([]byte) error) *Result {
+	body, headers, err := d.Prepare(t, m, timeout)
+	if err != nil {
+		return &Result{StatusCode: StatusClientError, StatusMessage: err.Error(), Err: err}
+	}
+	return d.Send(ctx, t, m, body, headers, onChunk)
+}
+
+// Send posts a request made by Prepare (m is the synapse Prepare filled; on 200 the
+// response is decoded into it). onChunk, when not nil, receives a streaming body.
+// Load tools use it to sign requests ahead of time.
+func (d *Dendrite) Send(ctx context.Context, t Target, m synapse.Message, body []byte, headers []synapse.Header, onChunk func([]byte) error) *Result {
 	start := time.Now()
 	res := &Result{}
 	fail := func(code int, err error) *Result {
@@ -251,10 +262,6 @@ func (d *Dendrite) call(ctx context.Context, t Target, m synapse.Message, timeou
 			res.StatusMessage = err.Error()
 		}
 		return res
-	}
-	body, headers, err := d.Prepare(t, m, timeout)
-	if err != nil {
-		return fail(StatusClientError, err)
 	}
 	wait := time.Duration(float64(m.Base().Timeout)*float64(time.Second)) + d.slack
 	ctx, cancel := context.WithTimeout(ctx, wait)
