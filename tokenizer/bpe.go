@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"math"
 	"strings"
 	"sync"
 )
@@ -13,7 +14,7 @@ import (
 // costs no more than its length.
 
 // smallWord is the length up to which the direct loop is used.
-const smallWord = 48
+const smallWord = 128
 
 func pairKey(left, right int32) uint64 { return uint64(uint32(left))<<32 | uint64(uint32(right)) }
 
@@ -42,25 +43,46 @@ func (t *Tokenizer) appendWord(ids []int, word string) []int {
 }
 
 // mergeSmall is the direct algorithm: find the lowest-ranked adjacent pair, merge it,
-// repeat.
+// repeat. The rank of every adjacent pair is kept in an array, so a merge costs a
+// scan of that array and two merge-table lookups.
 func (t *Tokenizer) mergeSmall(word string) []int32 {
+	const none = int32(math.MaxInt32)
 	syms := make([]int32, len(word))
 	for i := 0; i < len(word); i++ {
 		syms[i] = t.byteToken[word[i]]
 	}
-	for len(syms) > 1 {
-		best, bestRank, bestID := -1, int32(0), int32(0)
-		for i := 0; i+1 < len(syms); i++ {
-			m, ok := t.merges[pairKey(syms[i], syms[i+1])]
-			if ok && (best < 0 || m.rank < bestRank) {
-				best, bestRank, bestID = i, m.rank, m.id
+	ranks := make([]int32, len(syms)-1) // ranks[i]: rank of the pair (syms[i], syms[i+1])
+	ids := make([]int32, len(syms)-1)   // ids[i]: the token that pair merges into
+	lookup := func(i int) {
+		if m, ok := t.merges[pairKey(syms[i], syms[i+1])]; ok {
+			ranks[i], ids[i] = m.rank, m.id
+		} else {
+			ranks[i] = none
+		}
+	}
+	for i := range ranks {
+		lookup(i)
+	}
+	for len(ranks) > 0 {
+		best := 0
+		for i, r := range ranks {
+			if r < ranks[best] {
+				best = i
 			}
 		}
-		if best < 0 {
+		if ranks[best] == none {
 			break
 		}
-		syms[best] = bestID
+		syms[best] = ids[best]
 		syms = append(syms[:best+1], syms[best+2:]...)
+		ranks = append(ranks[:best], ranks[best+1:]...)
+		ids = append(ids[:best], ids[best+1:]...)
+		if best > 0 {
+			lookup(best - 1)
+		}
+		if best < len(ranks) {
+			lookup(best)
+		}
 	}
 	return syms
 }

@@ -220,7 +220,8 @@ func (b *builder) build() (*Tokenizer, error) {
 
 // readSpecialTokens reads the special and added tokens of the model directory.
 func (b *builder) readSpecialTokens(dir string) error {
-	names := []string{"bos_token", "eos_token", "unk_token", "pad_token", "sep_token", "cls_token", "mask_token"}
+	// The order of transformers SPECIAL_TOKENS_ATTRIBUTES (new ids follow it).
+	names := []string{"bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token"}
 	found := map[string]string{"bos_token": defaultSpecial, "eos_token": defaultSpecial, "unk_token": defaultSpecial}
 	var extra []string
 	for _, file := range []string{"tokenizer_config.json", "special_tokens_map.json"} {
