@@ -1,6 +1,7 @@
 package subtensor
 
 import (
+	"bytes"
 	"testing"
 
 	"github.com/btlm-miner/btlm-miner/bittensor/scale"
@@ -146,4 +147,36 @@ func BenchmarkDecodeNeuronsLite256(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+func FuzzReadMetagraphJSON(f *testing.F) {
+	f.Add([]byte(`{"netuid": 3, "block": 1000, "neurons": [{"uid": 0, "hotkey": "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY", "axon": {"ip": "8.8.8.8", "port": 1}}]}`))
+	f.Add([]byte(`{"netuid": 1, "neurons": [{"uid": 1}, {"uid": 0, "hotkey": "0x0101010101010101010101010101010101010101010101010101010101010101"}]}`))
+	f.Add([]byte(`{"neurons": [{"uid": 0, "axon": {"ip": "::1"}}]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := ReadMetagraphJSON(bytes.NewReader(b))
+		if err != nil {
+			return
+		}
+		// A loaded snapshot is consistent: uids 0..n-1, every hotkey found at its uid.
+		for i := range m.Neurons {
+			n := &m.Neurons[i]
+			if int(n.UID) != i || m.ByHotkey(n.Hotkey) != n {
+				t.Fatalf("uid %d inconsistent", i)
+			}
+			if _, _, err := EncodeIP(n.Axon.IP); err != nil {
+				t.Fatalf("uid %d: loaded an invalid ip %q", i, n.Axon.IP)
+			}
+		}
+	})
+}
+
+func FuzzParseTxStatus(f *testing.F) {
+	for _, s := range []string{`"ready"`, `{"inBlock":"0x01"}`, `{"finalized":"0x02"}`, `{"broadcast":["a"]}`, `"invalid"`, `null`, `{}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, _ = parseTxStatus(b)
+		_, _ = parseNumber(b)
+	})
 }

@@ -407,3 +407,72 @@ func TestMockChainFromFile(t *testing.T) {
 		}
 	}
 }
+
+// flakyChain fails Metagraph while down is set.
+type flakyChain struct {
+	*MockChain
+	mu   sync.Mutex
+	down bool
+}
+
+func (f *flakyChain) Metagraph(ctx context.Context, netuid uint16) (*Metagraph, error) {
+	f.mu.Lock()
+	down := f.down
+	f.mu.Unlock()
+	if down {
+		return nil, errors.New("node unreachable")
+	}
+	return f.MockChain.Metagraph(ctx, netuid)
+}
+
+func TestSyncMetagraph(t *testing.T) {
+	var me AccountID
+	me[3] = 1
+	mock := NewMockChain(me)
+	mock.BlockTime = 5 * time.Millisecond
+	f := &flakyChain{MockChain: mock}
+	var h MetagraphHolder
+	errs := make(chan error, 100)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		SyncMetagraph(ctx, f, 4, 10*time.Millisecond, time.Second, &h, func(err error) {
+			select {
+			case errs <- err:
+			default:
+			}
+		})
+		close(done)
+	}()
+	waitFor := func(cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatal("condition not reached")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	waitFor(func() bool { return h.Load() != nil })
+	if m := h.Load(); m.Netuid != 4 || m.ByHotkey(me) == nil {
+		t.Fatalf("snapshot %+v", m)
+	}
+	f.mu.Lock()
+	f.down = true
+	f.mu.Unlock()
+	err := <-errs
+	if !strings.Contains(err.Error(), "node unreachable") {
+		t.Fatalf("error %v", err)
+	}
+	kept := h.Load()
+	if kept == nil {
+		t.Fatal("snapshot dropped while the chain is down")
+	}
+	f.mu.Lock()
+	f.down = false
+	f.mu.Unlock()
+	waitFor(func() bool { return h.Load().Block > kept.Block })
+	cancel()
+	<-done
+}
