@@ -158,10 +158,10 @@ const (
 	tBool
 	tStr
 	tI32
-	tAccount  // composite AccountId32([u8; 32])
-	tBytes32  // [u8; 32]
-	tVecU8    // Vec<u8>
-	tVecU16   // Vec<u16>
+	tAccount // composite AccountId32([u8; 32])
+	tBytes32 // [u8; 32]
+	tVecU8   // Vec<u8>
+	tVecU16  // Vec<u16>
 	tCompactU64
 	tCompactU128
 	tOptionU16  // Option<u16>

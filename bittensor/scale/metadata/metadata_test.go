@@ -153,7 +153,7 @@ func TestHashersAndStorageKeys(t *testing.T) {
 		t.Errorf("Hashed keys %v %v", keys, err)
 	}
 	for name, args := range map[string][]any{
-		"too many keys": {1, bob, 3},
+		"too many keys":  {1, bob, 3},
 		"wrong key type": {"x"},
 		"u16 overflow":   {70000},
 	} {
