@@ -240,3 +240,28 @@ func TestUnpickleLimits(t *testing.T) {
 		t.Errorf("oversized pickle: %v", err)
 	}
 }
+
+func TestUnpickleValues(t *testing.T) {
+	// [LONG1 -1, LONG1 300, BININT -2, BINFLOAT 1.5, b"hi", True, None, "x" (memoized, fetched
+	// twice), 7 (DUP'd then POP'd)] as a list built with APPENDS.
+	prog := "\x80\x02](" +
+		"\x8a\x01\xff" + "\x8a\x02\x2c\x01" + "J\xfe\xff\xff\xff" + "G\x3f\xf8\x00\x00\x00\x00\x00\x00" +
+		"C\x02hi" + "\x88" + "N" + "\x8c\x01x\x94" + "h\x00" + "K\x072" + "0" + "e."
+	v, err := unpickle([]byte(prog), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, ok := v.(*pyList)
+	if !ok {
+		t.Fatalf("got %s", typeName(v))
+	}
+	want := []any{int64(-1), int64(300), int64(-2), 1.5, pyBytes("hi"), true, nil, "x", "x", int64(7)}
+	if len(l.items) != len(want) {
+		t.Fatalf("%d items, want %d", len(l.items), len(want))
+	}
+	for i := range want {
+		if l.items[i] != want[i] {
+			t.Errorf("item %d = %v (%s), want %v", i, l.items[i], typeName(l.items[i]), want[i])
+		}
+	}
+}
