@@ -25,6 +25,12 @@ func dotQ8VNNI(w *uint8, ws *float32, xq *int8, xs *float32, xc *int32, ng int) 
 func dotQ8x4VNNI(w *uint8, ws *float32, xq *int8, xs *float32, xc *int32, ng int, out *[4]float32)
 
 //go:noescape
+func attnScoresAVX512(q, k *float32, stride, n, d int, s *float32)
+
+//go:noescape
+func attnWeightedSumAVX512(p, v *float32, stride, n, d int, out *float32)
+
+//go:noescape
 func dotF32AVX2(w, x *float32, n int) float32
 
 //go:noescape
@@ -67,6 +73,28 @@ func asmKernels(lv Level, ks *kernelSet) {
 	ks.dotBF16x4 = avx512DotBF16x4
 	ks.dotQ8 = vnniDotQ8
 	ks.dotQ8x4 = vnniDotQ8x4
+	ks.attnScores = avx512AttnScores
+	ks.attnWeightedSum = avx512AttnWeightedSum
+}
+
+func avx512AttnScores(q, keys []float32, stride, n int, s []float32) {
+	d := len(q)
+	if n == 0 || d == 0 {
+		clear(s[:n])
+		return
+	}
+	_, _ = keys[(n-1)*stride+d-1], s[n-1]
+	attnScoresAVX512(&q[0], &keys[0], stride, n, d, &s[0])
+}
+
+func avx512AttnWeightedSum(p, values []float32, stride, n int, out []float32) {
+	d := len(out)
+	if n == 0 || d == 0 {
+		clear(out)
+		return
+	}
+	_, _ = values[(n-1)*stride+d-1], p[n-1]
+	attnWeightedSumAVX512(&p[0], &values[0], stride, n, d, &out[0])
 }
 
 func avx512DotF32(w, x []float32) float32 {

@@ -432,3 +432,121 @@ q8x4reduce:
 	VMOVSS X3, 12(R8)
 	VZEROUPPER
 	RET
+
+// func attnScoresAVX512(q, k *float32, stride, n, d int, s *float32)
+// s[j] = Σ_i q[i]·k[j*stride+i] for j < n, i < d (d ≥ 1).
+TEXT ·attnScoresAVX512(SB), NOSPLIT, $0-48
+	MOVQ q+0(FP), SI
+	MOVQ k+8(FP), DI
+	MOVQ stride+16(FP), BX
+	SHLQ $2, BX
+	MOVQ n+24(FP), CX
+	MOVQ d+32(FP), DX
+	MOVQ s+40(FP), R8
+	MOVQ DX, R9
+	SHRQ $4, R9            // full 16-float chunks
+	MOVQ DX, R13
+	ANDQ $15, R13          // tail length
+	MOVQ CX, R12
+	MOVQ R13, CX
+	TAILMASK
+	MOVQ R12, CX
+
+scoresPos:
+	TESTQ CX, CX
+	JZ    scoresDone
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	MOVQ   SI, R10
+	MOVQ   DI, R11
+	MOVQ   R9, R12
+
+scoresChunk:
+	TESTQ R12, R12
+	JZ    scoresTail
+	VMOVUPS     (R10), Z2
+	VFMADD231PS (R11), Z2, Z0
+	ADDQ $64, R10
+	ADDQ $64, R11
+	DECQ R12
+	JMP  scoresChunk
+
+scoresTail:
+	TESTQ R13, R13
+	JZ    scoresSum
+	VMOVUPS.Z   (R10), K1, Z2
+	VMOVUPS.Z   (R11), K1, Z3
+	VFMADD231PS Z3, Z2, Z1
+
+scoresSum:
+	VADDPS Z1, Z0, Z0
+	HSUM16(Z0, Y0, X0, Y1, X1)
+	VMOVSS X0, (R8)
+	ADDQ   $4, R8
+	ADDQ   BX, DI
+	DECQ   CX
+	JMP    scoresPos
+
+scoresDone:
+	VZEROUPPER
+	RET
+
+// func attnWeightedSumAVX512(p, v *float32, stride, n, d int, out *float32)
+// out[i] = Σ_j p[j]·v[j*stride+i] for i < d (overwrites out), j < n.
+// One pass over the positions per 16 output values; masked loads and stores for the
+// last partial chunk.
+TEXT ·attnWeightedSumAVX512(SB), NOSPLIT, $0-48
+	MOVQ p+0(FP), SI
+	MOVQ v+8(FP), DI
+	MOVQ stride+16(FP), BX
+	SHLQ $2, BX
+	MOVQ n+24(FP), R13
+	MOVQ d+32(FP), DX
+	MOVQ out+40(FP), R8
+
+wsumChunk:
+	TESTQ DX, DX
+	JLE   wsumDone
+	MOVL  $0xffff, AX
+	KMOVW AX, K1
+	CMPQ  DX, $16
+	JGE   wsumFull
+	MOVQ  DX, CX
+	TAILMASK
+
+wsumFull:
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	MOVQ   SI, R10         // p
+	MOVQ   DI, R11         // v column chunk
+	MOVQ   R13, CX
+
+wsumPos2:
+	CMPQ CX, $2
+	JL   wsumPos1
+	VBROADCASTSS (R10), Z2
+	VBROADCASTSS 4(R10), Z3
+	VFMADD231PS  (R11), Z2, K1, Z0
+	VFMADD231PS  (R11)(BX*1), Z3, K1, Z1
+	ADDQ $8, R10
+	LEAQ (R11)(BX*2), R11
+	SUBQ $2, CX
+	JMP  wsumPos2
+
+wsumPos1:
+	TESTQ CX, CX
+	JZ    wsumStore
+	VBROADCASTSS (R10), Z2
+	VFMADD231PS  (R11), Z2, K1, Z0
+
+wsumStore:
+	VADDPS  Z1, Z0, Z0
+	VMOVUPS Z0, K1, (R8)
+	ADDQ $64, R8
+	ADDQ $64, DI
+	SUBQ $16, DX
+	JMP  wsumChunk
+
+wsumDone:
+	VZEROUPPER
+	RET

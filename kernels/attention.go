@@ -11,8 +11,8 @@ func Dot(a, b []float32) float32 { return active.dotF32(a, b[:len(a)]) }
 // Axpy computes y[i] += alpha·x[i] for i < len(x); y must be at least as long.
 func Axpy(alpha float32, x, y []float32) { active.axpy(alpha, x, y[:len(x)]) }
 
-// Softmax replaces x by softmax(x) = exp(x_i − max)/Σ exp(x_j − max), computed in
-// float64 for the exponentials and the sum. An empty x is left alone.
+// Softmax replaces x by softmax(x) = exp(x_i − max)/Σ exp(x_j − max), with Exp32 for
+// the exponentials and a float64 sum. An empty x is left alone.
 func Softmax(x []float32) {
 	if len(x) == 0 {
 		return
@@ -23,9 +23,9 @@ func Softmax(x []float32) {
 	}
 	var sum float64
 	for i, v := range x {
-		e := math.Exp(float64(v - mx))
-		x[i] = float32(e)
-		sum += e
+		e := Exp32(v - mx)
+		x[i] = e
+		sum += float64(e)
 	}
 	inv := float32(1 / sum)
 	for i := range x {
@@ -50,18 +50,49 @@ func AttentionHead(out, q, keys, values []float32, stride, n int, scale, slope f
 		panic(fmt.Sprintf("kernels.AttentionHead: d=%d len(out)=%d n=%d stride=%d len(keys)=%d len(values)=%d len(scores)=%d",
 			d, len(out), n, stride, len(keys), len(values), len(scores)))
 	}
-	clear(out)
 	if n == 0 {
+		clear(out)
 		return
 	}
-	k := &active
 	sc := scores[:n]
+	active.attnScores(q, keys, stride, n, sc)
 	last := float32(n - 1)
-	for j := range sc {
-		sc[j] = scale*k.dotF32(q, keys[j*stride:j*stride+d]) - slope*(last-float32(j))
+	for j, s := range sc {
+		sc[j] = scale*s - slope*(last-float32(j))
 	}
 	Softmax(sc)
-	for j, pj := range sc {
-		k.axpy(pj, values[j*stride:j*stride+d], out)
+	active.attnWeightedSum(sc, values, stride, n, out)
+}
+
+// Exp32 returns e^x in float32 with a relative error below 3e-7 (range reduction by
+// ln 2 and a degree-6 polynomial, as in Cephes expf): 0 below about −87.3 (where
+// float32 results would be subnormal), +Inf above about 88.7, NaN for NaN.
+func Exp32(x float32) float32 {
+	const (
+		log2e = 1.44269504088896341
+		ln2hi = 0.693359375
+		ln2lo = -2.12194440e-4
+	)
+	switch {
+	case x != x:
+		return x
+	case x < -87.33654:
+		return 0
+	case x > 88.72283:
+		return float32(math.Inf(1))
 	}
+	k := float32(math.Floor(float64(x*log2e + 0.5)))
+	r := x - k*ln2hi - k*ln2lo
+	p := float32(1.9875691500e-4)
+	p = p*r + 1.3981999507e-3
+	p = p*r + 8.3334519073e-3
+	p = p*r + 4.1665795894e-2
+	p = p*r + 1.6666665459e-1
+	p = p*r + 5.0000001201e-1
+	p = p*r*r + r + 1
+	if k > 127 { // 2^128 is not a float32; x ≤ 88.72 means k ≤ 128
+		p *= 2
+		k--
+	}
+	return p * math.Float32frombits(uint32(int32(k)+127)<<23)
 }

@@ -38,7 +38,7 @@ func TestAttentionHead(t *testing.T) {
 	for _, ks := range levels() {
 		saved := active
 		active = ks
-		for _, d := range []int{1, 7, 80} {
+		for _, d := range []int{1, 7, 16, 33, 80} {
 			for _, n := range []int{0, 1, 2, 5, 100} {
 				stride := d + 13
 				q := randF32(r, d)
@@ -165,4 +165,27 @@ func FuzzKernelsAgree(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestExp32(t *testing.T) {
+	worst := 0.0
+	for x := -87.0; x <= 88.5; x += 0.001 {
+		got, want := float64(Exp32(float32(x))), math.Exp(float64(float32(x)))
+		rel := math.Abs(got-want) / want
+		worst = max(worst, rel)
+		if rel > 3e-7 {
+			t.Fatalf("Exp32(%v) = %v, want %v (rel %v)", x, got, want, rel)
+		}
+	}
+	t.Logf("worst relative error %.3g", worst)
+	for _, tc := range []struct{ in, want float32 }{
+		{0, 1}, {-100, 0}, {float32(math.Inf(-1)), 0}, {100, float32(math.Inf(1))}, {float32(math.Inf(1)), float32(math.Inf(1))},
+	} {
+		if got := Exp32(tc.in); got != tc.want {
+			t.Errorf("Exp32(%v) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+	if nan := Exp32(float32(math.NaN())); nan == nan {
+		t.Error("Exp32(NaN) is not NaN")
+	}
 }

@@ -90,20 +90,32 @@ func BenchmarkMatMul(b *testing.B) {
 	}
 }
 
-// BenchmarkAttentionHead is one head (d = 80) of one query over a cached context.
+// BenchmarkAttentionHead is one head (d = 80) of one query over a cached context, with
+// the cache laid out position-major (stride 2560: all heads of a position together) and
+// head-major (stride 80: one head's positions contiguous).
 func BenchmarkAttentionHead(b *testing.B) {
 	for _, n := range []int{128, 2048} {
-		b.Run(fmt.Sprintf("ctx%d", n), func(b *testing.B) {
-			r := rand.New(rand.NewPCG(2, 2))
-			d, stride := 80, 2560
-			q, keys, values := randF32(r, d), randF32(r, n*stride), randF32(r, n*stride)
-			out, scores := make([]float32, d), make([]float32, n)
-			b.SetBytes(int64(2 * n * d * 4))
-			for i := 0; i < b.N; i++ {
-				AttentionHead(out, q, keys, values, stride, n, 1.0/80, 0.5, scores)
-			}
-			b.ReportMetric(4*float64(n*d)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-		})
+		for _, stride := range []int{2560, 80} {
+			b.Run(fmt.Sprintf("ctx%d/stride%d", n, stride), func(b *testing.B) {
+				r := rand.New(rand.NewPCG(2, 2))
+				d := 80
+				// 32 heads' worth of cache, visited in turn, as one layer's attention does.
+				heads := 32
+				keys, values := randF32(r, heads*n*d), randF32(r, heads*n*d)
+				q := randF32(r, d)
+				out, scores := make([]float32, d), make([]float32, n)
+				b.SetBytes(int64(2 * n * d * 4))
+				for i := 0; i < b.N; i++ {
+					h := i % heads
+					base := h * d // position-major: head h's columns
+					if stride == d {
+						base = h * n * d // head-major: head h's block
+					}
+					AttentionHead(out, q, keys[base:], values[base:], stride, n, 1.0/80, 0.5, scores)
+				}
+				b.ReportMetric(4*float64(n*d)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
 	}
 }
 
@@ -116,6 +128,21 @@ func BenchmarkQuantize(b *testing.B) {
 			b.SetBytes(m.Bytes())
 			for i := 0; i < b.N; i++ {
 				m.Quantize(f)
+			}
+		})
+	}
+}
+
+// BenchmarkPoolParallel is the fixed cost of one parallel call (waking the workers and
+// waiting for them) with an empty body.
+func BenchmarkPoolParallel(b *testing.B) {
+	for _, threads := range []int{1, 2} {
+		b.Run(fmt.Sprintf("T%d", threads), func(b *testing.B) {
+			p := NewPool(threads)
+			defer p.Close()
+			fn := func(start, end int) {}
+			for i := 0; i < b.N; i++ {
+				p.Parallel(1024, fn)
 			}
 		})
 	}

@@ -79,6 +79,10 @@ type kernelSet struct {
 	dotQ8x4 func(w []uint8, ws []float32, xq []int8, xs []float32, xc []int32) [4]float32
 	// axpy computes y[i] += a·x[i].
 	axpy func(a float32, x, y []float32)
+	// attnScores sets s[j] = q·keys[j*stride : j*stride+len(q)] for j < n.
+	attnScores func(q, keys []float32, stride, n int, s []float32)
+	// attnWeightedSum sets out = Σ_{j<n} p[j]·values[j*stride : j*stride+len(out)].
+	attnWeightedSum func(p, values []float32, stride, n int, out []float32)
 }
 
 func kernelsFor(lv Level) kernelSet {
@@ -93,5 +97,21 @@ func kernelsFor(lv Level) kernelSet {
 		axpy:      refAxpy,
 	}
 	asmKernels(lv, &ks)
+	if ks.attnScores == nil { // built from this level's dot and axpy
+		dot, axpy := ks.dotF32, ks.axpy
+		ks.attnScores = func(q, keys []float32, stride, n int, s []float32) {
+			d := len(q)
+			for j := range s[:n] {
+				s[j] = dot(q, keys[j*stride:j*stride+d])
+			}
+		}
+		ks.attnWeightedSum = func(p, values []float32, stride, n int, out []float32) {
+			clear(out)
+			d := len(out)
+			for j, pj := range p[:n] {
+				axpy(pj, values[j*stride:j*stride+d], out)
+			}
+		}
+	}
 	return ks
 }
