@@ -3,6 +3,7 @@ package btlm
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -425,6 +426,129 @@ func BenchmarkDecodeBTLM3BShapes(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		if _, err := seq.Forward(ctx, []int{i % cfg.VocabSize}); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// cancelAfter is a context whose Err starts failing after a number of calls, to cancel
+// a Forward between layers deterministically.
+type cancelAfter struct {
+	context.Context
+	calls, limit int
+}
+
+func (c *cancelAfter) Err() error {
+	c.calls++
+	if c.calls > c.limit {
+		return context.Canceled
+	}
+	return nil
+}
+
+func TestCancelBetweenLayersLeavesSequenceIntact(t *testing.T) {
+	cfg := smallConfig()
+	cfg.NLayer = 4
+	m, err := FromTensors(cfg, SyntheticTensors(cfg, 5), Options{Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := testIDs(12, cfg.VocabSize)
+	want, err := m.NewSequence().Forward(context.Background(), ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = append([]float32(nil), want...)
+
+	seq := m.NewSequence()
+	if _, err := seq.Forward(context.Background(), ids[:5]); err != nil {
+		t.Fatal(err)
+	}
+	ctx := &cancelAfter{Context: context.Background(), limit: 3} // passes the entry check and two layers
+	if _, err := seq.Forward(ctx, ids[5:]); !errors.Is(err, context.Canceled) {
+		t.Fatalf("error %v, want context.Canceled", err)
+	}
+	if seq.Len() != 5 {
+		t.Fatalf("Len after cancellation = %d, want 5", seq.Len())
+	}
+	got, err := seq.Forward(context.Background(), ids[5:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		if d := math.Abs(float64(got[i] - want[i])); d > 1e-5 {
+			t.Fatalf("logit %d differs by %g after a cancelled call", i, d)
+		}
+	}
+}
+
+// TestLongSequenceCacheGrowth crosses the KV cache's growth steps token by token.
+func TestLongSequenceCacheGrowth(t *testing.T) {
+	cfg := smallConfig()
+	cfg.NPositions = 150
+	m, err := FromTensors(cfg, SyntheticTensors(cfg, 9), Options{Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := testIDs(cfg.NPositions, cfg.VocabSize)
+	want, err := m.NewSequence().Forward(context.Background(), ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = append([]float32(nil), want...)
+	seq := m.NewSequence()
+	var got []float32
+	for i := range ids {
+		if got, err = seq.Forward(context.Background(), ids[i:i+1]); err != nil {
+			t.Fatalf("token %d: %v", i, err)
+		}
+	}
+	for i := range want {
+		if d := math.Abs(float64(got[i] - want[i])); d > 1e-4 {
+			t.Fatalf("logit %d differs by %g", i, d)
+		}
+	}
+	if _, err := seq.Forward(context.Background(), []int{0}); !errors.Is(err, ErrContextFull) {
+		t.Fatalf("past n_positions: %v", err)
+	}
+}
+
+// TestConcurrentSequences runs sequences of one model from several goroutines.
+func TestConcurrentSequences(t *testing.T) {
+	cfg := smallConfig()
+	m, err := FromTensors(cfg, SyntheticTensors(cfg, 2), Options{Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := testIDs(10, cfg.VocabSize)
+	want, err := m.NewSequence().Forward(context.Background(), ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = append([]float32(nil), want...)
+	errs := make(chan error, 4)
+	for g := 0; g < 4; g++ {
+		go func() {
+			seq := m.NewSequence()
+			var got []float32
+			var err error
+			for i := range ids {
+				if got, err = seq.Forward(context.Background(), ids[i:i+1]); err != nil {
+					errs <- err
+					return
+				}
+			}
+			for i := range want {
+				if math.Abs(float64(got[i]-want[i])) > 1e-5 {
+					errs <- fmt.Errorf("logit %d: %g, want %g", i, got[i], want[i])
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for g := 0; g < 4; g++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
 		}
 	}
 }
