@@ -33,6 +33,12 @@ type Chain interface {
 	Close() error
 }
 
+// Both chains implement Chain.
+var (
+	_ Chain = (*Client)(nil)
+	_ Chain = (*MockChain)(nil)
+)
+
 // Signer signs extrinsics with an sr25519 key (wallet.Keypair implements it).
 type Signer interface {
 	PublicKey() [32]byte

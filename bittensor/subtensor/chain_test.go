@@ -1,87 +1,54 @@
 package subtensor
 
 // Integration tests against real subtensor runtimes executed by chopsticks
-// (../shared/subtensor, ../shared/reference/subtensor-chain.md §8): spec 218 (raonet)
-// for the full miner flow and the fault tests, spec 103 (2023 test network genesis,
-// SubtensorModule at pallet index 8, no CheckMetadataHash) for metadata-driven
-// encoding on an older runtime. Both nodes start once, in parallel, in TestMain.
+// (../shared/subtensor, ../shared/reference/subtensor-chain.md §8), started by
+// internal/chaintest: spec 218 (raonet) for the full miner flow and the fault tests,
+// spec 103 (2023 test network genesis, SubtensorModule at pallet index 8, no
+// CheckMetadataHash) and spec 143 (no NeuronInfoRuntimeApi) for metadata-driven
+// encoding on older runtimes. Each test runs its own node, in parallel.
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/btlm-miner/btlm-miner/bittensor/scale"
 	"github.com/btlm-miner/btlm-miner/bittensor/scale/metadata"
 	"github.com/btlm-miner/btlm-miner/bittensor/wallet"
+	"github.com/btlm-miner/btlm-miner/internal/chaintest"
 )
 
-var nodes = struct {
-	sync.Mutex
-	started bool
-	byName  map[string]*node
-	errs    map[string]error
-}{byName: map[string]*node{}, errs: map[string]error{}}
+func TestMain(m *testing.M) { os.Exit(chaintest.Main(m)) }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	nodes.Lock()
-	for _, n := range nodes.byName {
-		n.stop()
-	}
-	nodes.Unlock()
-	os.Exit(code)
-}
-
-// startNodes launches every runtime the integration tests use, in parallel, once.
-func startNodes(t *testing.T) {
-	nodes.Lock()
-	defer nodes.Unlock()
-	if nodes.started {
-		return
-	}
-	nodes.started = true
-	argsOf := map[string][]string{"218": chopsticksArgs(t, "218"), "103": chopsticksArgs(t, "103")}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	for name, args := range argsOf {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-			defer cancel()
-			n, err := startNode(ctx, args)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				nodes.errs[name] = err
-				return
-			}
-			nodes.byName[name] = n
-		}()
-	}
-	wg.Wait()
-}
-
-// chainNode returns the running node for runtime ("218" or "103").
-func chainNode(t *testing.T, runtime string) *node {
+// startChain starts a chopsticks node of its own for one test (the tests run in
+// parallel, each with its node), or skips in -short mode.
+func startChain(t *testing.T, r chaintest.Runtime) *chaintest.Node {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("chopsticks integration test skipped in -short mode")
 	}
-	chopsticksArgs(t, runtime) // skips when the tools or specs are missing
-	startNodes(t)
-	nodes.Lock()
-	n, err := nodes.byName[runtime], nodes.errs[runtime]
-	nodes.Unlock()
-	if n == nil {
-		t.Fatalf("chopsticks spec %s: %v", runtime, err)
+	t.Parallel()
+	return chaintest.StartT(t, chaintest.Options{Runtime: r})
+}
+
+// prepare funds the accounts (1e6 TAO each) and relaxes the rate limits of netuids.
+func prepare(t *testing.T, ctx context.Context, n *chaintest.Node, netuids []uint16, accounts ...*wallet.Keypair) {
+	t.Helper()
+	var ids []scale.AccountID
+	for _, kp := range accounts {
+		ids = append(ids, scale.AccountID(kp.PublicKey()))
 	}
-	return n
+	if err := n.Fund(ctx, 1_000_000_000_000_000, ids...); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.RelaxRateLimits(ctx, netuids...); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func key(t *testing.T, uri string) *wallet.Keypair {
@@ -93,9 +60,9 @@ func key(t *testing.T, uri string) *wallet.Keypair {
 	return kp
 }
 
-func dial(t *testing.T, ctx context.Context, n *node) *Client {
+func dial(t *testing.T, ctx context.Context, n *chaintest.Node) *Client {
 	t.Helper()
-	c, err := Dial(ctx, n.url())
+	c, err := Dial(ctx, n.URL())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,34 +70,14 @@ func dial(t *testing.T, ctx context.Context, n *node) *Client {
 	return c
 }
 
-// setStorage calls chopsticks' dev_setStorage with its {"Pallet": {"Item": value}} form.
-func setStorage(t *testing.T, ctx context.Context, c *Client, v map[string]any) {
-	t.Helper()
-	if err := c.RPC().Call(ctx, nil, "dev_setStorage", v); err != nil {
-		t.Fatalf("dev_setStorage: %v", err)
-	}
-}
-
-// fund gives account 1e6 TAO (free balance, one provider).
-func fund(account string) map[string]any {
-	return map[string]any{"Account": [][]any{{[]any{account}, map[string]any{
-		"providers": 1, "data": map[string]any{"free": "1000000000000000"}}}}}
-}
-
 func TestChainSpec218(t *testing.T) {
-	n := chainNode(t, "218")
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	n := startChain(t, chaintest.Raonet)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Second)
 	defer cancel()
 	c := dial(t, ctx, n)
 	cold := key(t, "//Alice")
 	hot1, hot2 := key(t, "//BtlmMinerHot1"), key(t, "//BtlmMinerHot2")
-	setStorage(t, ctx, c, map[string]any{
-		"System": fund(cold.SS58()),
-		"SubtensorModule": map[string]any{
-			"WeightsSetRateLimit": [][]any{{[]any{1}, 1}},
-			"ServingRateLimit":    [][]any{{[]any{1}, 1}},
-		},
-	})
+	prepare(t, ctx, n, []uint16{1}, cold)
 	rt, err := c.Runtime(ctx, "")
 	if err != nil {
 		t.Fatal(err)
@@ -278,7 +225,7 @@ func TestChainSpec218(t *testing.T) {
 		if now <= startBlock {
 			t.Fatalf("block %d did not advance from %d", now, startBlock)
 		}
-		if err := c.RPC().Call(ctx, nil, "dev_newBlock"); err != nil {
+		if _, err := n.NewBlock(ctx, 1); err != nil {
 			t.Fatal(err)
 		}
 		waitBlock(t, ch, now+1)
@@ -296,17 +243,26 @@ func TestChainSpec218(t *testing.T) {
 		}
 	})
 
-	t.Run("restart", func(t *testing.T) {
+	t.Run("kill_restart", func(t *testing.T) {
 		sctx, scancel := context.WithCancel(ctx)
 		defer scancel()
 		ch, err := c.SubscribeBlocks(sctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := n.restart(ctx, nil); err != nil {
+		n.Kill()
+		// While the node is down, a call fails within its deadline, naming the endpoint.
+		dctx, dcancel := context.WithTimeout(ctx, time.Second)
+		start := time.Now()
+		_, err = c.Block(dctx)
+		dcancel()
+		if err == nil || !strings.Contains(err.Error(), n.URL()) || time.Since(start) > 3*time.Second {
+			t.Fatalf("call to a dead node: %v after %v", err, time.Since(start))
+		}
+		if err := n.Restart(); err != nil {
 			t.Fatal(err)
 		}
-		// The fresh node starts from genesis again (block 1, netuid 1 with uid 0 only).
+		// The fresh node starts from genesis again (netuid 1 with uid 0 only).
 		var m *Metagraph
 		deadline := time.Now().Add(30 * time.Second)
 		for {
@@ -328,8 +284,11 @@ func TestChainSpec218(t *testing.T) {
 			t.Fatalf("client did not reconnect (connects %d)", c.RPC().Connects())
 		}
 		// The head subscription was re-created on the new connection.
-		b, _ := c.Block(ctx)
-		if err := c.RPC().Call(ctx, nil, "dev_newBlock"); err != nil {
+		b, err := c.Block(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := n.NewBlock(ctx, 1); err != nil {
 			t.Fatal(err)
 		}
 		waitBlock(t, ch, b+1)
@@ -371,38 +330,20 @@ func waitBlock(t *testing.T, ch <-chan uint64, want uint64) {
 	}
 }
 
-// TestOldRuntimes runs the miner's calls on two older runtimes, one after the other on
-// the same node: the March 2023 test network (spec 103), then the same genesis with
-// the finney spec-143 runtime swapped in.
-func TestOldRuntimes(t *testing.T) {
-	n := chainNode(t, "103")
-	t.Run("spec103", func(t *testing.T) { testSpec103(t, n) })
-	t.Run("spec143", func(t *testing.T) {
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		defer cancel()
-		if err := n.restart(ctx, chopsticksArgs(t, "143")); err != nil {
-			t.Fatal(err)
-		}
-		testSpec143(t, n)
-	})
-}
-
-// testSpec103: SubtensorModule is pallet 8 there, the extension list has no
-// CheckMetadataHash and no subtensor extension, and neurons register through
-// Sudo.sudo(sudo_register).
-func testSpec103(t *testing.T, n *node) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+// TestChainSpec103 runs the miner's calls on the March 2023 test-network runtime:
+// SubtensorModule is pallet 8 there, the extension list has no CheckMetadataHash and
+// no subtensor extension, and neurons register through Sudo.sudo(sudo_register).
+func TestChainSpec103(t *testing.T) {
+	n := startChain(t, chaintest.Testfinney)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Second)
 	defer cancel()
 	c := dial(t, ctx, n)
 	sudo := key(t, "//Alice")
 	hot := key(t, "//BtlmMinerOld")
-	setStorage(t, ctx, c, map[string]any{
-		"System": fund(sudo.SS58()),
-		"Sudo":   map[string]any{"Key": sudo.SS58()},
-		"SubtensorModule": map[string]any{
-			"ServingRateLimit": [][]any{{[]any{3}, 1}},
-		},
-	})
+	prepare(t, ctx, n, []uint16{3}, sudo)
+	if err := n.SetSudo(ctx, scale.AccountID(sudo.PublicKey())); err != nil {
+		t.Fatal(err)
+	}
 	rt, err := c.Runtime(ctx, "")
 	if err != nil {
 		t.Fatal(err)
@@ -464,19 +405,17 @@ func testSpec103(t *testing.T, n *node) {
 	}
 }
 
-// testSpec143: the v6.1.0-era finney runtime (SubtensorSignedExtension and
+// TestChainSpec143: the v6.1.0-era finney runtime (SubtensorSignedExtension and
 // CommitmentsSignedExtension, zero-sized) without NeuronInfoRuntimeApi, so the
 // metagraph comes from storage. Its first block's migrations drop netuid 3; the test
 // creates netuid 1 with register_network and registers with burned_register.
-func testSpec143(t *testing.T, n *node) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+func TestChainSpec143(t *testing.T) {
+	n := startChain(t, chaintest.Spec143)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Second)
 	defer cancel()
 	c := dial(t, ctx, n)
 	cold, hot := key(t, "//Alice"), key(t, "//BtlmMiner143")
-	setStorage(t, ctx, c, map[string]any{
-		"System":          fund(cold.SS58()),
-		"SubtensorModule": map[string]any{"NetworkRateLimit": 1, "TxRateLimit": 1},
-	})
+	prepare(t, ctx, n, nil, cold)
 	if _, err := c.RegisterNetwork(ctx, cold, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -494,10 +433,9 @@ func testSpec143(t *testing.T, n *node) {
 	if !strings.Contains(strings.Join(ids, ","), "SubtensorSignedExtension") {
 		t.Fatalf("extensions %v", ids)
 	}
-	setStorage(t, ctx, c, map[string]any{"SubtensorModule": map[string]any{
-		"WeightsSetRateLimit": [][]any{{[]any{1}, 1}},
-		"ServingRateLimit":    [][]any{{[]any{1}, 1}},
-	}})
+	if err := n.RelaxRateLimits(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := c.BurnedRegister(ctx, cold, 1, AccountID(hot.PublicKey())); err != nil {
 		t.Fatal(err)
 	}
@@ -547,4 +485,15 @@ func TestDeadEndpoint(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "subtensor local") {
 		t.Fatalf("Open: %v", err)
 	}
+}
+
+// freePort returns a port nothing listens on (just released by the kernel).
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }

@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/btlm-miner/btlm-miner/bittensor/rpc"
 	"github.com/btlm-miner/btlm-miner/bittensor/scale/metadata"
@@ -341,6 +340,3 @@ func errIsRPC(err error) bool {
 	var e *rpc.Error
 	return errors.As(err, &e)
 }
-
-// defaultTimeout bounds calls whose context has no deadline.
-const defaultTimeout = 30 * time.Second

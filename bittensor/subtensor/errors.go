@@ -1,10 +1,6 @@
 package subtensor
 
-import (
-	"errors"
-	"fmt"
-	"strings"
-)
+import "errors"
 
 // ModuleError is a dispatch error raised by a pallet (DispatchError::Module), named
 // from the runtime metadata's error enum, e.g. SubtensorModule.InvalidIpAddress.
@@ -48,11 +44,3 @@ var ErrInvalidTransaction = errors.New("transaction rejected by the node")
 // ErrTxDropped is returned when a submitted extrinsic left the pool without being
 // included (dropped, usurped, invalid).
 var ErrTxDropped = errors.New("transaction dropped from the pool")
-
-func docsLine(lines []string) string {
-	return strings.TrimSpace(strings.Join(lines, " "))
-}
-
-func wrapf(err error, format string, args ...any) error {
-	return fmt.Errorf(format+": %w", append(args, err)...)
-}
