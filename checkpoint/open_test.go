@@ -249,3 +249,41 @@ func BenchmarkReadBF16(b *testing.B) {
 		}
 	}
 }
+
+// TestShardedTinyModel splits the tiny safetensors file into two shards with an index:
+// the sharded directory must read back exactly the same tensors.
+func TestShardedTinyModel(t *testing.T) {
+	src, err := Open(filepath.Join(tinyDir(t), SafetensorsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	dir := t.TempDir()
+	shards := [2][]stTensor{}
+	wm := map[string]string{}
+	for i, info := range src.Tensors() {
+		e := src.tensors[info.Name]
+		raw, err := e.st.bytes(e.offset, int64(info.NumElements()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		shards[i%2] = append(shards[i%2], stTensor{info.Name, info.DType.String(), info.Shape, raw})
+		wm[info.Name] = []string{"model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"}[i%2]
+	}
+	writeFile(t, dir, "model-00001-of-00002.safetensors", buildSafetensors(t, shards[0], nil))
+	writeFile(t, dir, "model-00002-of-00002.safetensors", buildSafetensors(t, shards[1], nil))
+	writeIndex(t, dir, SafetensorsIndexFile, wm)
+	c, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if len(c.Tensors()) != len(src.Tensors()) {
+		t.Fatalf("%d tensors, want %d", len(c.Tensors()), len(src.Tensors()))
+	}
+	for _, info := range src.Tensors() {
+		if !equalFloats(readAll(t, c, info.Name), readAll(t, src, info.Name)) {
+			t.Errorf("%s differs", info.Name)
+		}
+	}
+}
