@@ -17,6 +17,13 @@
 //
 // A Tokenizer is safe for concurrent use.
 //
+// Differences from the slow GPT2Tokenizer, which the pipeline does not use: in
+// transformers 4.30 it strips the whitespace on both sides of a special token
+// written in the text ("a <|endoftext|> b" → "a", 50256, "b"); the fast tokenizer,
+// and this package, keep it. Letter/number classes come from Go's unicode tables
+// (Unicode 15.0), which can differ from Hugging Face's only for recently assigned
+// characters.
+//
 // Invalid UTF-8 input to Encode (Hugging Face only ever sees valid Python str): each
 // byte that does not start a valid UTF-8 sequence is classified like U+FFFD (neither
 // letter, number nor space, so it joins the ` ?[^\s\p{L}\p{N}]+` class) and its raw
@@ -82,36 +89,41 @@ func (t *Tokenizer) TokenBytes(id int) []byte {
 // matched first, everything else is pre-tokenized and BPE-encoded. No BOS is added.
 func (t *Tokenizer) Encode(text string) []int {
 	ids := make([]int, 0, len(text)/3+1)
-	for len(text) > 0 {
-		at, tok := t.nextAdded(text)
-		if at < 0 {
-			ids = t.encodeOrdinary(ids, text)
+	if len(t.added) == 0 {
+		return t.encodeOrdinary(ids, text)
+	}
+	// next[i] is the next occurrence of added token i at or after pos (-1: none
+	// left), so each token's occurrences are searched once over the whole text.
+	next := make([]int, len(t.added))
+	for i := range next {
+		next[i] = -2 // not searched yet
+	}
+	pos := 0
+	for pos < len(text) {
+		best := -1
+		for i := range t.added {
+			if next[i] == -2 || (next[i] >= 0 && next[i] < pos) {
+				next[i] = -1
+				if at := strings.Index(text[pos:], t.added[i].content); at >= 0 {
+					next[i] = pos + at
+				}
+			}
+			if next[i] < 0 {
+				continue
+			}
+			// Leftmost, then longest.
+			if best < 0 || next[i] < next[best] || (next[i] == next[best] && len(t.added[i].content) > len(t.added[best].content)) {
+				best = i
+			}
+		}
+		if best < 0 {
 			break
 		}
-		ids = t.encodeOrdinary(ids, text[:at])
-		ids = append(ids, tok.id)
-		text = text[at+len(tok.content):]
+		ids = t.encodeOrdinary(ids, text[pos:next[best]])
+		ids = append(ids, t.added[best].id)
+		pos = next[best] + len(t.added[best].content)
 	}
-	return ids
-}
-
-// nextAdded finds the leftmost occurrence of an added token in text, the longest
-// one when several start there (the Hugging Face added-vocabulary split).
-func (t *Tokenizer) nextAdded(text string) (int, *addedToken) {
-	best, bestAt := -1, -1
-	for i := range t.added {
-		at := strings.Index(text, t.added[i].content)
-		if at < 0 {
-			continue
-		}
-		if bestAt < 0 || at < bestAt || (at == bestAt && len(t.added[i].content) > len(t.added[best].content)) {
-			best, bestAt = i, at
-		}
-	}
-	if best < 0 {
-		return -1, nil
-	}
-	return bestAt, &t.added[best]
+	return t.encodeOrdinary(ids, text[pos:])
 }
 
 // encodeOrdinary appends the ids of text, which contains no added token.

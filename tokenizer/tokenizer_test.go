@@ -243,3 +243,57 @@ func TestConcurrentEncode(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestAddedTokenSplit: added tokens are matched leftmost first, the longest of
+// those starting at the same place, without overlaps (as Hugging Face's
+// AddedVocabulary split does).
+func TestAddedTokenSplit(t *testing.T) {
+	b := newBuilder()
+	if err := b.setVocab(byteVocab()); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.setMerges(nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"ab", "abc", "bcd", "<|endoftext|>"} {
+		if err := b.addSpecial(s, -1, s == "<|endoftext|>"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tok, err := b.build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ab, abc, bcd, eos := tok.added[idx(tok, "ab")].id, tok.added[idx(tok, "abc")].id, tok.added[idx(tok, "bcd")].id, tok.EOS()
+	tests := []struct {
+		text string
+		want []int
+	}{
+		{"xabcd", []int{'x', abc, 'd'}},
+		{"xabd", []int{'x', ab, 'd'}},
+		{"bcdab", []int{bcd, ab}},
+		{"abcbcd<|endoftext|>ab", []int{abc, bcd, eos, ab}},
+		{"a b c", []int{'a', ' ', 'b', ' ', 'c'}},
+	}
+	for _, tc := range tests {
+		if got := tok.Encode(tc.text); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("Encode(%q) = %v, want %v", tc.text, got, tc.want)
+		}
+	}
+	// Many occurrences of one token while others never occur: every token's text
+	// is searched once (no quadratic rescans).
+	text := strings.Repeat("<|endoftext|>x", 100000)
+	ids := tok.Encode(text)
+	if len(ids) != 200000 || ids[0] != eos || ids[1] != 'x' {
+		t.Errorf("Encode of 100000 special tokens gave %d ids", len(ids))
+	}
+}
+
+func idx(t *Tokenizer, content string) int {
+	for i, a := range t.added {
+		if a.content == content {
+			return i
+		}
+	}
+	return -1
+}
