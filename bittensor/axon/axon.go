@@ -41,6 +41,7 @@ type Axon struct {
 	nonces    NonceStore
 	log       *slog.Logger
 	blacklist BlacklistFunc
+	observe   func(Event)
 
 	mu         sync.Mutex
 	routes     map[string]*Handler
@@ -189,6 +190,20 @@ func (a *Axon) Shutdown(ctx context.Context) error {
 		return fmt.Errorf("axon: shutdown: %w", err)
 	}
 	return nil
+}
+
+// ExternalAddr returns the IP and port to advertise on chain: Config.ExternalIP and
+// Config.ExternalPort, the port defaulting to the bound port (or Config.Port).
+// The IP is "" when not configured.
+func (a *Axon) ExternalAddr() (string, int) {
+	port := a.cfg.ExternalPort
+	if port == 0 {
+		port = a.cfg.Port
+		if addr, ok := a.Addr().(*net.TCPAddr); ok {
+			port = addr.Port
+		}
+	}
+	return a.cfg.ExternalIP, port
 }
 
 // Stats returns the queue state (zero before Listen).

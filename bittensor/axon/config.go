@@ -170,3 +170,18 @@ func WithLogger(l *slog.Logger) Option { return func(a *Axon) { a.log = l } }
 
 // WithBlacklist adds a blacklist applied to every route (before the route's own).
 func WithBlacklist(f BlacklistFunc) Option { return func(a *Axon) { a.blacklist = f } }
+
+// Event describes one answered request, for metrics and request logs.
+type Event struct {
+	Synapse  string
+	Hotkey   string // claimed dendrite hotkey ("" when absent); verified when Verified
+	Verified bool
+	Status   int
+	Message  string
+	Duration time.Duration
+	Stream   bool
+}
+
+// WithObserver calls f after every response is written (from the request goroutine;
+// keep it fast).
+func WithObserver(f func(Event)) Option { return func(a *Axon) { a.observe = f } }

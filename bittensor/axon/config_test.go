@@ -57,3 +57,25 @@ func TestMemoryNonceStore(t *testing.T) {
 		t.Fatalf("store grew to %d keys, bound %d", n, nonceShards*4)
 	}
 }
+
+func TestObserverAndExternalAddr(t *testing.T) {
+	events := make(chan Event, 8)
+	a, tgt := startAxon(t, Config{ExternalIP: "203.0.113.9"}, WithObserver(func(e Event) { events <- e }))
+	if ip, port := a.ExternalAddr(); ip != "203.0.113.9" || port != tgt.Port {
+		t.Errorf("ExternalAddr = %s:%d, want 203.0.113.9:%d", ip, port, tgt.Port)
+	}
+	d := testDendrite(t, 0)
+	defer d.CloseIdleConnections()
+	body, hs := prepared(t, d, tgt, time.Second, "hi")
+	send(t, tgt, "/Prompting", hs, body)
+	send(t, tgt, "/Prompting", hs, body) // replay
+	for i, want := range []int{200, 401} {
+		e := <-events
+		if e.Status != want || e.Synapse != "Prompting" || e.Hotkey == "" {
+			t.Errorf("event %d: %+v, want status %d", i, e, want)
+		}
+		if want == 200 && !e.Verified {
+			t.Errorf("successful request not marked verified: %+v", e)
+		}
+	}
+}

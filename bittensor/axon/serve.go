@@ -289,6 +289,7 @@ func (x *exchange) stream(ctx context.Context, h *Handler, m synapse.Message, pr
 	x.w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(x.w)
 	_ = rc.Flush()
+	defer x.observed(http.StatusOK, msgSuccess, true)
 	write := func(c []byte) bool {
 		if _, err := x.w.Write(c); err != nil {
 			return false
@@ -324,6 +325,15 @@ func (x *exchange) stream(ctx context.Context, h *Handler, m synapse.Message, pr
 	}
 }
 
+// observed reports the answered request to the observer, if any.
+func (x *exchange) observed(code int, msg string, stream bool) {
+	if x.a.observe == nil {
+		return
+	}
+	x.a.observe(Event{Synapse: x.route, Hotkey: deref(x.hv.Dendrite.Hotkey), Verified: x.verify, Status: code,
+		Message: msg, Duration: time.Since(x.start), Stream: stream})
+}
+
 // succeed answers 200 with the synapse JSON.
 func (x *exchange) succeed(m synapse.Message) {
 	b := m.Base()
@@ -339,6 +349,7 @@ func (x *exchange) succeed(m synapse.Message) {
 	x.w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	x.w.WriteHeader(http.StatusOK)
 	x.w.Write(body)
+	x.observed(http.StatusOK, msgSuccess, false)
 }
 
 // fail answers code with {"message": msg} and the full header set.
@@ -351,6 +362,7 @@ func (x *exchange) fail(code int, msg string) {
 	x.w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	x.w.WriteHeader(code)
 	x.w.Write(body)
+	x.observed(code, msg, false)
 }
 
 // writeHeaders sets the bt header set of §7 by direct (lowercase) map assignment.
