@@ -9,6 +9,7 @@ package subtensor
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -92,15 +93,17 @@ func TestChainSpec218(t *testing.T) {
 
 	var uid1, uid2 uint16
 	t.Run("burned_register", func(t *testing.T) {
-		for _, hk := range []*wallet.Keypair{hot1, hot2} {
+		for i, hk := range []*wallet.Keypair{hot1, hot2} {
+			c.WaitFinalized = i == 1 // the second waits for finalization
 			res, err := c.BurnedRegister(ctx, cold, 1, AccountID(hk.PublicKey()))
 			if err != nil {
 				t.Fatalf("burned_register %s: %v", hk.SS58(), err)
 			}
-			if !res.HasEvent("SubtensorModule.NeuronRegistered") {
-				t.Fatalf("events %v", res.Events)
+			if !res.HasEvent("SubtensorModule.NeuronRegistered") || res.Finalized != c.WaitFinalized {
+				t.Fatalf("events %v, finalized %v", res.Events, res.Finalized)
 			}
 		}
+		c.WaitFinalized = false
 		var ok bool
 		if ok, uid1, err = c.IsRegistered(ctx, 1, AccountID(hot1.PublicKey())); err != nil || !ok {
 			t.Fatalf("hot1 registered = %v, %v", ok, err)
@@ -141,6 +144,15 @@ func TestChainSpec218(t *testing.T) {
 	})
 
 	t.Run("serve_axon", func(t *testing.T) {
+		// The reference's worked example (subtensor-chain.md §2), accepted on spec 218.
+		call, err := encodeCallKnown(rt.Metadata, SubtensorPallet, "serve_axon",
+			mustServeArgs(t, 1, AxonInfo{IP: "9.9.9.9", Port: 8093, Version: 6001000, Protocol: 4}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := hex.EncodeToString(call), "0704"+"0100"+"68915b00"+"09090909000000000000000000000000"+"9d1f"+"04"+"04"+"00"+"00"; got != want {
+			t.Fatalf("serve_axon call = %s\nwant             %s", got, want)
+		}
 		hk := AccountID(hot1.PublicKey())
 		want := AxonInfo{IP: "1.2.3.4", Port: 8091, Version: 610, Protocol: 4}
 		res, err := c.ServeAxonResult(ctx, hot1, 1, want)
@@ -165,9 +177,12 @@ func TestChainSpec218(t *testing.T) {
 		if a := m.ByHotkey(hk).Axon; !a.SameEndpoint(want) || a.Block != got.Block {
 			t.Fatalf("metagraph axon = %+v, storage %+v", a, got)
 		}
-		// An IPv6 endpoint round-trips too.
+		// An IPv6 endpoint round-trips too (sent with an immortal era).
 		v6 := AxonInfo{IP: "2001:db8::42", Port: 9000, Version: 610, Protocol: 4}
-		if err := c.ServeAxon(ctx, hot2, 1, v6); err != nil {
+		c.EraPeriod = 0
+		err = c.ServeAxon(ctx, hot2, 1, v6)
+		c.EraPeriod = 64
+		if err != nil {
 			t.Fatal(err)
 		}
 		if got, _, err := c.AxonInfo(ctx, 1, AccountID(hot2.PublicKey())); err != nil || got.IP != "2001:db8::42" || got.IPType != 6 {
@@ -293,6 +308,15 @@ func TestChainSpec218(t *testing.T) {
 		}
 		waitBlock(t, ch, b+1)
 	})
+}
+
+func mustServeArgs(t *testing.T, netuid uint16, a AxonInfo) map[string]any {
+	t.Helper()
+	args, err := serveAxonArgs(netuid, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return args
 }
 
 func checkRegistered(t *testing.T, m *Metagraph, cold, hot1, hot2 *wallet.Keypair, uid1, uid2 uint16) {
