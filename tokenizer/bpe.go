@@ -122,8 +122,11 @@ func (t *Tokenizer) mergeLarge(word string) []int32 {
 		}
 	}
 	for i := int32(0); i < int32(n-1); i++ {
-		push(i)
+		if m, ok := t.merges[pairKey(id[i], id[i+1])]; ok {
+			h = append(h, candidate{rank: m.rank, pos: i, left: id[i], right: id[i+1], id: m.id})
+		}
 	}
+	h.init()
 	for len(h) > 0 {
 		c := h.pop()
 		r := next[c.pos]
@@ -162,28 +165,39 @@ func (h *candidateHeap) push(c candidate) {
 	}
 }
 
+// init orders an unordered slice into a heap in O(n).
+func (h candidateHeap) init() {
+	for i := len(h)/2 - 1; i >= 0; i-- {
+		h.down(i)
+	}
+}
+
 func (h *candidateHeap) pop() candidate {
 	s := *h
 	top := s[0]
 	last := len(s) - 1
 	s[0] = s[last]
-	s = s[:last]
-	for i := 0; ; {
+	*h = s[:last]
+	h.down(0)
+	return top
+}
+
+// down moves element i towards the leaves until the heap order holds.
+func (h candidateHeap) down(i int) {
+	for {
 		l, r, m := 2*i+1, 2*i+2, i
-		if l < len(s) && s[l].less(s[m]) {
+		if l < len(h) && h[l].less(h[m]) {
 			m = l
 		}
-		if r < len(s) && s[r].less(s[m]) {
+		if r < len(h) && h[r].less(h[m]) {
 			m = r
 		}
 		if m == i {
 			break
 		}
-		s[i], s[m] = s[m], s[i]
+		h[i], h[m] = h[m], h[i]
 		i = m
 	}
-	*h = s
-	return top
 }
 
 // wordCache remembers the BPE of recently seen short words. It holds at most
