@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -10,8 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/btlm-miner/btlm-miner/bittensor/scale"
 	"github.com/btlm-miner/btlm-miner/bittensor/subtensor"
 	"github.com/btlm-miner/btlm-miner/bittensor/wallet"
+	"github.com/btlm-miner/btlm-miner/internal/chaintest"
 )
 
 func runChainCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -148,5 +151,58 @@ func TestChainUsage(t *testing.T) {
 	}
 	if code, _, _ := runChainCLI(t, "metagraph", "--bogus"); code != 2 {
 		t.Fatalf("bad flag: %d", code)
+	}
+}
+
+// TestChainCLIAgainstChopsticks runs serve-axon and metagraph against a real subtensor
+// runtime (spec 218 under chopsticks): the hotkey is registered by the test with
+// burned_register, the CLI publishes its axon, and the metagraph shows it.
+func TestChainCLIAgainstChopsticks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("chopsticks test skipped in -short mode")
+	}
+	n := chaintest.StartT(t, chaintest.Options{Runtime: chaintest.Raonet})
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	root, kp := chainTestWallet(t)
+	cold, err := wallet.KeypairFromURI("//Alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Fund(ctx, 1_000_000_000_000_000, scale.AccountID(cold.PublicKey())); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.RelaxRateLimits(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	c, err := subtensor.Dial(ctx, n.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.BurnedRegister(ctx, cold, 1, subtensor.AccountID(kp.PublicKey())); err != nil {
+		t.Fatal(err)
+	}
+	endpoint := []string{"--subtensor.chain_endpoint", n.URL(), "--netuid", "1"}
+	code, out, errOut := runChainCLI(t, append([]string{"serve-axon", "--wallet.path", root, "--wallet.name", "miner",
+		"--wallet.hotkey", "hk", "--axon.external_ip", "1.2.3.4", "--axon.port", "8091"}, endpoint...)...)
+	if code != 0 || !strings.Contains(out, "now serves 1.2.3.4:8091") {
+		t.Fatalf("serve-axon: exit %d out %q err %q", code, out, errOut)
+	}
+	code, out, errOut = runChainCLI(t, append([]string{"metagraph", "--json"}, endpoint...)...)
+	if code != 0 {
+		t.Fatalf("metagraph: exit %d err %q", code, errOut)
+	}
+	m, err := subtensor.ReadMetagraphJSON(strings.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nr := m.ByHotkey(subtensor.AccountID(kp.PublicKey()))
+	if nr == nil || nr.Axon.String() != "1.2.3.4:8091" || nr.Axon.Version != 610 || nr.Coldkey != subtensor.AccountID(cold.PublicKey()) {
+		t.Fatalf("neuron %+v", nr)
+	}
+	code, out, _ = runChainCLI(t, append([]string{"block"}, "--subtensor.chain_endpoint", n.URL())...)
+	if code != 0 || strings.TrimSpace(out) == "0" {
+		t.Fatalf("block: exit %d %q", code, out)
 	}
 }
