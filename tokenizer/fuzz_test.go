@@ -189,7 +189,11 @@ func FuzzMergesTxt(f *testing.F) {
 		if err := b.setVocab(byteVocab("he", "hel", "ab")); err != nil {
 			t.Fatal(err)
 		}
-		if err := b.setMerges(mergeLines(data)); err != nil {
+		lines, err := mergeLines(data)
+		if err != nil {
+			return
+		}
+		if err := b.setMerges(lines); err != nil {
 			return
 		}
 		if err := b.addSpecial("<|endoftext|>", -1, true); err != nil {

@@ -55,7 +55,11 @@ func load(dir string) (*Tokenizer, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := b.setMerges(mergeLines(data)); err != nil {
+		lines, err := mergeLines(data)
+		if err == nil {
+			err = b.setMerges(lines)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("merges.txt: %w", err)
 		}
 	case exists(filepath.Join(dir, "tokenizer.json")):
@@ -132,26 +136,27 @@ func (b *builder) setMerges(lines [][2]string) error {
 	return nil
 }
 
-// mergeLines parses merges.txt: a "#version" line, then one "left right" pair per
-// line; lines that are empty or not a pair are kept as errors by setMerges' caller.
-func mergeLines(data []byte) [][2]string {
+// mergeLines parses merges.txt: an optional "#version" line, then one "left right"
+// pair per line (empty lines are skipped, as are a trailing newline's).
+func mergeLines(data []byte) ([][2]string, error) {
 	var out [][2]string
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 0, 4096), 1<<20)
-	for sc.Scan() {
-		line := strings.TrimSuffix(sc.Text(), "\r")
-		if line == "" || strings.HasPrefix(line, "#version") {
+	for line := 1; sc.Scan(); line++ {
+		text := strings.TrimSuffix(sc.Text(), "\r")
+		if text == "" || (line == 1 && strings.HasPrefix(text, "#version")) {
 			continue
 		}
-		left, right, ok := strings.Cut(line, " ")
+		left, right, ok := strings.Cut(text, " ")
 		if !ok || left == "" || right == "" || strings.Contains(right, " ") {
-			// Not a pair: make setMerges report it with its rank.
-			out = append(out, [2]string{line, "\x00"})
-			continue
+			return nil, fmt.Errorf("line %d: %.60q is not a pair of tokens", line, text)
 		}
 		out = append(out, [2]string{left, right})
 	}
-	return out
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // addSpecial registers a literal token; special ones are skipped by Decode.

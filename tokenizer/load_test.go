@@ -160,7 +160,7 @@ func TestLoadErrors(t *testing.T) {
 		{"duplicate id", map[string]string{"vocab.json": `{"a": 0, "b": 0}`, "merges.txt": ""}, "used by two tokens"},
 		{"missing byte", map[string]string{"vocab.json": `{"a": 0}`, "merges.txt": ""}, "no token for byte 0x00"},
 		{"merge of unknown token", map[string]string{"vocab.json": string(bytesOnly), "merges.txt": "#version: 0.2\nx y\n"}, "merge 1"},
-		{"merge not a pair", map[string]string{"vocab.json": string(bytesOnly), "merges.txt": "abc\n"}, "merge 1"},
+		{"merge not a pair", map[string]string{"vocab.json": string(bytesOnly), "merges.txt": "#version: 0.2\na b\nabc\n"}, "line 3"},
 		{"bad special map", map[string]string{"vocab.json": string(bytesOnly), "merges.txt": "", "special_tokens_map.json": `{"eos_token": 5}`}, "eos_token"},
 		{"not BPE", map[string]string{"tokenizer.json": `{"model": {"type": "WordPiece"}, "pre_tokenizer": {"type": "ByteLevel"}}`}, "not BPE"},
 		{"not byte level", map[string]string{"tokenizer.json": `{"model": {"type": "BPE"}, "pre_tokenizer": {"type": "Metaspace"}}`}, "not ByteLevel"},
