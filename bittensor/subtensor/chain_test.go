@@ -246,6 +246,20 @@ func TestChainSpec218(t *testing.T) {
 		waitBlock(t, ch, now+1)
 	})
 
+	t.Run("bad_signature", func(t *testing.T) {
+		// The node checks signatures before the pool: a wrong one is rejected (1010).
+		call, err := c.EncodeCall(ctx, SubtensorPallet, "serve_axon",
+			mustServeArgs(t, 1, AxonInfo{IP: "1.2.3.4", Port: 1, Version: 1, Protocol: 4}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.Submit(ctx, forgedSigner{pub: hot1.PublicKey()}, call)
+		if !errors.Is(err, ErrInvalidTransaction) || !strings.Contains(err.Error(), "1010") {
+			t.Fatalf("forged signature: %v", err)
+		}
+		t.Logf("forged signature rejected: %v", err)
+	})
+
 	t.Run("unknown_extension", func(t *testing.T) {
 		m := *rt.Metadata
 		exts := append([]metadata.SignedExtension{}, m.Extrinsic.SignedExtensions...)
@@ -308,6 +322,19 @@ func TestChainSpec218(t *testing.T) {
 		}
 		waitBlock(t, ch, b+1)
 	})
+}
+
+// forgedSigner claims a public key but signs with garbage.
+type forgedSigner struct{ pub [32]byte }
+
+func (f forgedSigner) PublicKey() [32]byte { return f.pub }
+func (f forgedSigner) Sign([]byte) ([]byte, error) {
+	sig := make([]byte, 64)
+	for i := range sig {
+		sig[i] = byte(i * 7)
+	}
+	sig[63] |= 0x80 // schnorrkel marker bit, so only the verification fails
+	return sig, nil
 }
 
 func mustServeArgs(t *testing.T, netuid uint16, a AxonInfo) map[string]any {
@@ -410,6 +437,11 @@ func TestChainSpec103(t *testing.T) {
 	got, ok, err := c.AxonInfo(ctx, 3, hk)
 	if err != nil || !ok || !got.SameEndpoint(want) {
 		t.Fatalf("axon = %+v %v %v", got, ok, err)
+	}
+	// This runtime's DispatchError::Module layout decodes to the same named error.
+	err = c.ServeAxon(ctx, hot, 3, AxonInfo{IP: "127.0.0.1", Port: 1, Version: 610, Protocol: 4})
+	if !errors.Is(err, &ModuleError{Pallet: "SubtensorModule", Name: "InvalidIpAddress"}) {
+		t.Fatalf("loopback serve_axon on spec 103: %v", err)
 	}
 	m, err := c.Metagraph(ctx, 3)
 	if err != nil {

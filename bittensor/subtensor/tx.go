@@ -182,18 +182,38 @@ func (c *Client) SubmitSigned(ctx context.Context, ext []byte) (*TxResult, error
 	}
 }
 
-// txRejection turns a 1010/1011/1012 error into its reason text.
+// txRejection turns a 1010/1011/1012 error into its reason text: a node sends
+// "Invalid Transaction" with a sentence as data ("Transaction has a bad signature"),
+// chopsticks a JSON object such as {"invalid":{"badProof":null}}, shown as
+// "invalid.badProof".
 func txRejection(e *rpc.Error) string {
-	s := e.Message
-	if len(e.Data) > 0 && string(e.Data) != "null" {
-		var d string
-		if json.Unmarshal(e.Data, &d) == nil {
-			s += ": " + d
-		} else {
-			s += ": " + string(e.Data)
+	s := fmt.Sprintf("%d %s", e.Code, e.Message)
+	if len(e.Data) == 0 || string(e.Data) == "null" {
+		return s
+	}
+	var d any
+	if json.Unmarshal(e.Data, &d) != nil {
+		return s + ": " + string(e.Data)
+	}
+	var path []string
+	for depth := 0; depth < 4; depth++ {
+		obj, ok := d.(map[string]any)
+		if !ok || len(obj) != 1 {
+			break
+		}
+		for k, v := range obj {
+			path, d = append(path, k), v
 		}
 	}
-	return fmt.Sprintf("%d %s", e.Code, s)
+	switch {
+	case len(path) > 0 && d == nil:
+		return s + ": " + strings.Join(path, ".")
+	case len(path) == 0:
+		if str, ok := d.(string); ok {
+			return s + ": " + str
+		}
+	}
+	return s + ": " + string(e.Data)
 }
 
 // inspect finds ext in block hash and decodes its events; a failed dispatch becomes

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -12,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/btlm-miner/btlm-miner/bittensor/rpc"
 )
 
 func TestEncodeIP(t *testing.T) {
@@ -475,4 +478,21 @@ func TestSyncMetagraph(t *testing.T) {
 	waitFor(func() bool { return h.Load().Block > kept.Block })
 	cancel()
 	<-done
+}
+
+func TestTxRejection(t *testing.T) {
+	tests := []struct {
+		err  rpc.Error
+		want string
+	}{
+		{rpc.Error{Code: 1010, Message: "Invalid Transaction", Data: json.RawMessage(`"Transaction has a bad signature"`)}, "1010 Invalid Transaction: Transaction has a bad signature"},
+		{rpc.Error{Code: 1010, Message: "", Data: json.RawMessage(`{"invalid":{"badProof":null}}`)}, "1010 : invalid.badProof"},
+		{rpc.Error{Code: 1010, Message: "x", Data: json.RawMessage(`{"invalid":{"custom":3}}`)}, `1010 x: {"invalid":{"custom":3}}`},
+		{rpc.Error{Code: 1012, Message: "Transaction is temporarily banned"}, "1012 Transaction is temporarily banned"},
+	}
+	for _, tc := range tests {
+		if got := txRejection(&tc.err); got != tc.want {
+			t.Errorf("txRejection(%+v) = %q, want %q", tc.err, got, tc.want)
+		}
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -162,10 +163,10 @@ func chainServeAxon(args []string, stdout, stderr io.Writer) int {
 	walletName := fs.String("wallet.name", "default", "wallet name")
 	hotkeyName := fs.String("wallet.hotkey", "default", "hotkey name")
 	walletPath := fs.String("wallet.path", wallet.DefaultPath, "wallets directory")
-	ip := fs.String("axon.ip", "", "public IP address to publish (alias of --axon.external_ip)")
+	ip := fs.String("axon.ip", "", "the axon's address; published when --axon.external_ip is not given and it is a specific address")
 	extIP := fs.String("axon.external_ip", "", "public IP address to publish")
-	port := fs.Uint16("axon.port", 8091, "port to publish")
-	extPort := fs.Uint16("axon.external_port", 0, "port to publish when it differs from --axon.port")
+	port := fs.Uint16("axon.port", 8091, "the axon's port; published when --axon.external_port is not given")
+	extPort := fs.Uint16("axon.external_port", 0, "port to publish")
 	version := fs.Uint32("axon.version", 610, "version to publish (bittensor 6.1.0 sends 610)")
 	protocol := fs.Uint8("axon.protocol", 4, "protocol to publish")
 	force := fs.Bool("force", false, "send serve_axon even when the chain already holds the same endpoint")
@@ -174,17 +175,19 @@ func chainServeAxon(args []string, stdout, stderr io.Writer) int {
 	}
 	addr := *extIP
 	if addr == "" {
-		addr = *ip
+		addr = strings.Trim(*ip, "[]")
 	}
 	if addr == "" {
-		fmt.Fprintln(stderr, "btlm-miner chain serve-axon: --axon.external_ip (or --axon.ip) is required")
+		fmt.Fprintln(stderr, "btlm-miner chain serve-axon: --axon.external_ip (the public address to publish) is required")
 		return 2
 	}
-	if extPort != nil && *extPort != 0 {
-		*port = *extPort
+	if parsed, err := netip.ParseAddr(addr); err != nil {
+		return chainFail(stderr, "serve-axon", fmt.Errorf("address to publish %q is not an IP address", addr))
+	} else if parsed.IsUnspecified() {
+		return chainFail(stderr, "serve-axon", fmt.Errorf("%s is a bind-all address; give the public address with --axon.external_ip", addr))
 	}
-	if _, _, err := subtensor.EncodeIP(addr); err != nil {
-		return chainFail(stderr, "serve-axon", err)
+	if *extPort != 0 {
+		*port = *extPort
 	}
 	if err := wallet.CheckName(*walletName); err != nil {
 		return chainFail(stderr, "serve-axon", err)

@@ -112,6 +112,10 @@ func TestChainServeAxonMock(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, "InvalidIpAddress") || strings.Count(errOut, "\n") != 1 {
 		t.Fatalf("loopback: exit %d %q", code, errOut)
 	}
+	code, _, errOut = runChainCLI(t, append(base, "--axon.ip", "[::]")...)
+	if code != 1 || !strings.Contains(errOut, "--axon.external_ip") {
+		t.Fatalf("bind-all address: exit %d %q", code, errOut)
+	}
 	code, _, errOut = runChainCLI(t, base...)
 	if code != 2 || !strings.Contains(errOut, "--axon.external_ip") {
 		t.Fatalf("no ip: exit %d %q", code, errOut)
