@@ -198,7 +198,6 @@ func (b *builder) build() (*Tokenizer, error) {
 	}
 	t := &Tokenizer{
 		tokenBytes:  b.tokenBytes,
-		idOfBytes:   b.idOfBytes,
 		merges:      b.merges,
 		special:     make([]bool, len(b.tokenBytes)),
 		eos:         -1,

@@ -27,19 +27,18 @@
 // Invalid UTF-8 input to Encode (Hugging Face only ever sees valid Python str): each
 // byte that does not start a valid UTF-8 sequence is classified like U+FFFD (neither
 // letter, number nor space, so it joins the ` ?[^\s\p{L}\p{N}]+` class) and its raw
-// byte is kept and BPE-encoded as a byte. The encoding of the valid parts is therefore
-// the same as Hugging Face's, and the raw bytes survive: DecodeRaw(Encode(s)) == s for
-// every valid s, and the decoded bytes equal s for every s (before the replacement of
-// invalid UTF-8 that DecodeRaw performs).
+// byte is kept and BPE-encoded as a byte. Pre-tokens without invalid bytes are
+// encoded as Hugging Face encodes them, and the raw bytes survive: the bytes of the
+// ids equal s for every s, so DecodeRaw(Encode(s)) == s for every valid s (for
+// invalid s, DecodeRaw returns s with Python's U+FFFD replacement).
 package tokenizer
 
 import "strings"
 
 // Tokenizer is a loaded byte-level BPE tokenizer. Create it with Load.
 type Tokenizer struct {
-	tokenBytes [][]byte       // id → raw bytes (added tokens: their UTF-8 content)
-	idOfBytes  map[string]int // raw bytes of a vocabulary token → id
-	byteToken  [256]int32     // raw byte → id of its single-byte token
+	tokenBytes [][]byte   // id → raw bytes (added tokens: their UTF-8 content)
+	byteToken  [256]int32 // raw byte → id of its single-byte token
 	merges     map[uint64]merge
 
 	added       []addedToken // tokens matched literally in the text before BPE (specials included)
