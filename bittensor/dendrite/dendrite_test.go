@@ -194,8 +194,9 @@ func TestResponseHandling(t *testing.T) {
 			w.Write(b)
 		},
 		"slow": func(w http.ResponseWriter, r *http.Request) {
+			readAll(r) // so the server notices the client leaving
 			select {
-			case <-time.After(20 * time.Second):
+			case <-time.After(5 * time.Second):
 			case <-r.Context().Done():
 			}
 		},
