@@ -496,3 +496,28 @@ func TestTxRejection(t *testing.T) {
 		}
 	}
 }
+
+func TestEnsureServed(t *testing.T) {
+	ctx := context.Background()
+	var me, other AccountID
+	me[0], other[0] = 1, 2
+	c := NewMockChain(me)
+	want := AxonInfo{IP: "1.2.3.4", Port: 8091, Version: 610, Protocol: 4}
+	uid, sent, err := EnsureServed(ctx, c, testSigner{me}, 1, want)
+	if err != nil || !sent || uid != 0 {
+		t.Fatalf("first: uid %d sent %v err %v", uid, sent, err)
+	}
+	if _, sent, err = EnsureServed(ctx, c, testSigner{me}, 1, want); err != nil || sent {
+		t.Fatalf("unchanged endpoint sent again: %v %v", sent, err)
+	}
+	want.Port = 8092
+	if _, sent, err = EnsureServed(ctx, c, testSigner{me}, 1, want); err != nil || !sent {
+		t.Fatalf("changed port not sent: %v %v", sent, err)
+	}
+	if _, _, err = EnsureServed(ctx, c, testSigner{other}, 1, want); !errors.Is(err, ErrNotRegistered) {
+		t.Fatalf("unregistered: %v", err)
+	}
+	if _, _, err = EnsureServed(ctx, c, testSigner{me}, 1, AxonInfo{IP: "nope"}); err == nil {
+		t.Fatal("bad ip accepted")
+	}
+}

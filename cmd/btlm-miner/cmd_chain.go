@@ -207,23 +207,28 @@ func chainServeAxon(args []string, stdout, stderr io.Writer) int {
 		return chainFail(stderr, "serve-axon", err)
 	}
 	defer c.Close()
-	registered, uid, err := c.IsRegistered(ctx, *netuid, hotkey)
+	want := subtensor.AxonInfo{IP: addr, Port: *port, Version: *version, Protocol: *protocol}
+	if *force {
+		registered, uid, err := c.IsRegistered(ctx, *netuid, hotkey)
+		if err != nil {
+			return chainFail(stderr, "serve-axon", err)
+		}
+		if !registered {
+			return chainFail(stderr, "serve-axon", fmt.Errorf("%w: %s on netuid %d", subtensor.ErrNotRegistered, hotkey, *netuid))
+		}
+		if err := c.ServeAxon(ctx, kp, *netuid, want); err != nil {
+			return chainFail(stderr, "serve-axon", err)
+		}
+		fmt.Fprintf(stdout, "uid %d on netuid %d now serves %s\n", uid, *netuid, want)
+		return 0
+	}
+	uid, sent, err := subtensor.EnsureServed(ctx, c, kp, *netuid, want)
 	if err != nil {
 		return chainFail(stderr, "serve-axon", err)
 	}
-	if !registered {
-		return chainFail(stderr, "serve-axon", fmt.Errorf("hotkey %s is not registered on netuid %d", hotkey, *netuid))
-	}
-	want := subtensor.AxonInfo{IP: addr, Port: *port, Version: *version, Protocol: *protocol}
-	_, want.IPType, _ = subtensor.EncodeIP(addr)
-	if cur, ok, err := c.AxonInfo(ctx, *netuid, hotkey); err != nil {
-		return chainFail(stderr, "serve-axon", err)
-	} else if ok && cur.SameEndpoint(want) && !*force {
-		fmt.Fprintf(stdout, "uid %d on netuid %d already serves %s (block %d); nothing to do\n", uid, *netuid, cur, cur.Block)
+	if !sent {
+		fmt.Fprintf(stdout, "uid %d on netuid %d already serves %s; nothing to do\n", uid, *netuid, want)
 		return 0
-	}
-	if err := c.ServeAxon(ctx, kp, *netuid, want); err != nil {
-		return chainFail(stderr, "serve-axon", err)
 	}
 	fmt.Fprintf(stdout, "uid %d on netuid %d now serves %s\n", uid, *netuid, want)
 	return 0
