@@ -1,101 +1,98 @@
 package btlm
 
-import "sync"
+import (
+	"fmt"
 
-// This file holds every weight-matrix product of the forward pass, so that faster or
-// quantized kernels can replace them in one place.
+	"github.com/btlm-miner/btlm-miner/kernels"
+)
 
-// Linear is a dense layer y = W·x + B. W holds Out rows of In float32 values (row o is
-// output o's weights), which is the transpose of Hugging Face's Conv1D [in, out] layout
-// and the same as nn.Linear's [out, in]. B has Out entries, or is nil.
+// This file holds every weight-matrix product of the forward pass and the conversion of
+// checkpoint weights into the kernels' formats (fp32, bf16 or q8_0), done tensor by
+// tensor at load time.
+
+// Linear is a dense layer y = W·x + B. W holds Out rows of In weights (row o is output
+// o's weights) in the model's weight format, which is the transpose of Hugging Face's
+// Conv1D [in, out] layout and the same as nn.Linear's [out, in]. B has Out entries, or
+// is nil.
 type Linear struct {
 	In, Out int
-	W       []float32
+	W       *kernels.Matrix
 	B       []float32
 }
 
-// workers splits loops over goroutines.
-type workers struct{ n int }
-
-// run calls fn on contiguous chunks of [0, n), in parallel when n is large enough.
-func (p workers) run(n, minChunk int, fn func(lo, hi int)) {
-	k := p.n
-	if minChunk < 1 {
-		minChunk = 1
-	}
-	if max := n / minChunk; k > max {
-		k = max
-	}
-	if k <= 1 {
-		fn(0, n)
+// linear computes out[t·Out+o] = Σ_i x[t·In+i]·W[o·In+i] + B[o] for the rows tokens of
+// x. Each weight row is read once for all the rows (kernels.MatMul); the output units
+// are split over the pool's threads.
+func linear(p *kernels.Pool, out, x []float32, w *Linear, rows int) {
+	out = out[:rows*w.Out]
+	kernels.MatMul(p, out, w.W, x[:rows*w.In], rows)
+	if w.B == nil {
 		return
 	}
-	var wg sync.WaitGroup
-	wg.Add(k)
-	for i := 0; i < k; i++ {
-		lo, hi := i*n/k, (i+1)*n/k
-		go func() {
-			defer wg.Done()
-			fn(lo, hi)
-		}()
+	for t := 0; t < rows; t++ {
+		addInPlace(out[t*w.Out:(t+1)*w.Out], w.B)
 	}
-	wg.Wait()
 }
 
-// linear computes out[t·Out+o] = Σ_i x[t·In+i]·W[o·In+i] + B[o] for the rows tokens of
-// x, splitting the output units across the workers. Each weight row is read once for
-// all tokens.
-func linear(p workers, out, x []float32, w *Linear, rows int) {
-	in, nOut := w.In, w.Out
-	x = x[:rows*in]
-	out = out[:rows*nOut]
-	p.run(nOut, 16, func(lo, hi int) {
-		for o := lo; o < hi; o++ {
-			wr := w.W[o*in : (o+1)*in]
-			var b float32
-			if w.B != nil {
-				b = w.B[o]
-			}
-			for t := 0; t < rows; t++ {
-				out[t*nOut+o] = dot(wr, x[t*in:(t+1)*in]) + b
-			}
+// converter turns checkpoint tensors into kernels matrices of one format, reusing two
+// float32 scratch buffers so that at most one tensor's float32 copy (plus its
+// transpose) exists at a time.
+type converter struct {
+	format     kernels.Format
+	read, tran []float32
+}
+
+// matrix converts rows×cols float32 values (row-major, nn.Linear layout) into the
+// converter's format. When the format is F32 and owned is true, data becomes the
+// matrix without a copy.
+func (c *converter) matrix(rows, cols int, data []float32, owned bool) (*kernels.Matrix, error) {
+	f32, err := kernels.NewF32(rows, cols, data)
+	if err != nil {
+		return nil, err
+	}
+	if c.format == kernels.F32 {
+		if owned {
+			return f32, nil
 		}
-	})
+		return f32.Quantize(kernels.F32)
+	}
+	return f32.Quantize(c.format)
 }
 
-// dot returns Σ a[i]·b[i] with four independent accumulators.
-func dot(a, b []float32) float32 {
-	b = b[:len(a)]
-	var s0, s1, s2, s3 float32
-	i := 0
-	for ; i+4 <= len(a); i += 4 {
-		s0 += a[i] * b[i]
-		s1 += a[i+1] * b[i+1]
-		s2 += a[i+2] * b[i+2]
-		s3 += a[i+3] * b[i+3]
+func (c *converter) buffers(n int) (read, tran []float32) {
+	if cap(c.read) < n {
+		c.read = make([]float32, n)
 	}
-	for ; i < len(a); i++ {
-		s0 += a[i] * b[i]
+	if cap(c.tran) < n {
+		c.tran = make([]float32, n)
 	}
-	return (s0 + s1) + (s2 + s3)
+	return c.read[:n], c.tran[:n]
 }
+
+// release drops the scratch buffers (call after a large one-off tensor).
+func (c *converter) release() { c.read, c.tran = nil, nil }
 
 // loadConv1D reads a Hugging Face Conv1D layer (weight [in, out], bias [out]) into a
-// Linear, transposing the weight. scratch is reused between calls.
+// Linear, transposing the weight and converting it to the model's format.
 func (b *binder) loadConv1D(prefix string, in, out int) (Linear, error) {
 	wName, err := b.resolve(prefix+".weight", []int{in, out})
 	if err != nil {
 		return Linear{}, err
 	}
-	if cap(b.scratch) < in*out {
-		b.scratch = make([]float32, in*out)
-	}
-	tmp := b.scratch[:in*out]
-	if err := b.src.ReadFloat32(wName, tmp); err != nil {
+	read, tran := b.conv.buffers(in * out)
+	if err := b.src.ReadFloat32(wName, read); err != nil {
 		return Linear{}, err
 	}
-	l := Linear{In: in, Out: out, W: make([]float32, in*out)}
-	transpose(l.W, tmp, in, out)
+	owned := false
+	if b.conv.format == kernels.F32 {
+		tran, owned = make([]float32, in*out), true
+	}
+	transpose(tran, read, in, out)
+	w, err := b.conv.matrix(out, in, tran, owned)
+	if err != nil {
+		return Linear{}, fmt.Errorf("convert %s: %w", wName, err)
+	}
+	l := Linear{In: in, Out: out, W: w}
 	if l.B, err = b.vector(prefix+".bias", out); err != nil {
 		return Linear{}, err
 	}
@@ -103,11 +100,20 @@ func (b *binder) loadConv1D(prefix string, in, out int) (Linear, error) {
 }
 
 // loadLinearRows reads an [out, in] matrix (nn.Embedding or nn.Linear layout) without a
-// bias.
+// bias, converting it to the model's format. Its float32 copy is freed afterwards (it
+// is the largest tensor, the embedding).
 func (b *binder) loadLinearRows(name string, out, in int) (Linear, error) {
-	w, err := b.matrix(name, out, in)
+	n, err := b.resolve(name, []int{out, in})
 	if err != nil {
 		return Linear{}, err
+	}
+	data := make([]float32, out*in)
+	if err := b.src.ReadFloat32(n, data); err != nil {
+		return Linear{}, err
+	}
+	w, err := b.conv.matrix(out, in, data, true)
+	if err != nil {
+		return Linear{}, fmt.Errorf("convert %s: %w", n, err)
 	}
 	return Linear{In: in, Out: out, W: w}, nil
 }

@@ -12,8 +12,10 @@ import (
 	"math"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 
 	"github.com/btlm-miner/btlm-miner/checkpoint"
+	"github.com/btlm-miner/btlm-miner/kernels"
 )
 
 // TensorSource supplies named tensors (a checkpoint, or in-memory weights).
@@ -21,7 +23,15 @@ type TensorSource = checkpoint.Source
 
 // Options control how a model runs.
 type Options struct {
-	Threads int // goroutines per matrix product; 0 = runtime.NumCPU()
+	// Threads is the size of the model's persistent worker pool, which every matrix
+	// product and the attention heads are split over; 0 = runtime.NumCPU().
+	Threads int
+	// Quant is the in-memory weight format of the matrices (the embedding, which the
+	// tied lm_head shares, included): "none" or "" (float32), "bf16" or "q8_0" (8-bit
+	// blocks of 32 with one scale each; see package kernels). Weights are converted
+	// tensor by tensor while loading; no other file is needed. Layer norms, biases and
+	// the KV cache stay float32.
+	Quant string
 }
 
 // LayerNorm holds an affine layer norm's parameters.
@@ -43,9 +53,10 @@ type Block struct {
 // Model is a loaded BTLM model.
 type Model struct {
 	cfg     Config
-	workers workers
-	wte     []float32 // [VocabSize][NEmbd]
-	wpe     []float32 // [NPositions][NEmbd], learned positions only
+	format  kernels.Format
+	pool    *kernels.Pool
+	wte     *kernels.Matrix // [VocabSize][NEmbd]; rows are looked up (dequantized) one at a time
+	wpe     []float32       // [NPositions][NEmbd], learned positions only
 	slopes  []float32 // ALiBi slope per head
 	blocks  []Block
 	lnF     LayerNorm
@@ -54,6 +65,38 @@ type Model struct {
 
 // Config returns the model's configuration.
 func (m *Model) Config() Config { return m.cfg }
+
+// Format returns the weight format the matrices are held in.
+func (m *Model) Format() kernels.Format { return m.format }
+
+// Threads returns the size of the model's worker pool.
+func (m *Model) Threads() int { return m.pool.Threads() }
+
+// WeightBytes returns the memory the weight matrices, embeddings, norms and biases
+// occupy (the tied lm_head counted once).
+func (m *Model) WeightBytes() int64 {
+	n := m.wte.Bytes() + 4*int64(len(m.wpe)+len(m.slopes)+2*len(m.lnF.Weight))
+	lin := func(l *Linear) {
+		if l.W != nil {
+			n += l.W.Bytes() + 4*int64(len(l.B))
+		}
+	}
+	for i := range m.blocks {
+		b := &m.blocks[i]
+		n += 4 * int64(2*len(b.LN1.Weight)+2*len(b.LN2.Weight))
+		for _, l := range []*Linear{&b.QKV, &b.AttnOut, &b.Up, &b.Gate, &b.Down} {
+			lin(l)
+		}
+	}
+	if m.lmHead.W != m.wte {
+		lin(&m.lmHead)
+	}
+	return n
+}
+
+// Close stops the model's worker pool. It is optional (the pool is also stopped when
+// the Model becomes unreachable); the model must not be used afterwards.
+func (m *Model) Close() { m.pool.Close() }
 
 // Load reads dir/config.json and the weights in dir (model.safetensors, a sharded
 // safetensors index, pytorch_model.bin or a sharded PyTorch index, in that order of
@@ -85,19 +128,29 @@ func FromTensors(cfg Config, src TensorSource, opts Options) (*Model, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	quant := opts.Quant
+	if quant == "" {
+		quant = "none"
+	}
+	format, err := kernels.ParseFormat(quant)
+	if err != nil {
+		return nil, err
+	}
 	threads := opts.Threads
 	if threads <= 0 {
 		threads = runtime.NumCPU()
 	}
-	m := &Model{cfg: cfg, workers: workers{n: threads}}
-	b := &binder{src: src}
+	m := &Model{cfg: cfg, format: format}
+	b := &binder{src: src, conv: converter{format: format}}
 	E, I, V := cfg.NEmbd, cfg.NInner, cfg.VocabSize
-	var err error
 	wte, err := b.loadLinearRows("wte.weight", V, E)
 	if err != nil {
 		return nil, err
 	}
 	m.wte = wte.W
+	if format != kernels.F32 {
+		debug.FreeOSMemory() // the embedding's float32 copy (the largest tensor) is garbage now
+	}
 	if cfg.PositionEmbeddingType == "learned" {
 		if m.wpe, err = b.matrix("wpe.weight", cfg.NPositions, E); err != nil {
 			return nil, err
@@ -145,13 +198,17 @@ func FromTensors(cfg Config, src TensorSource, opts Options) (*Model, error) {
 	} else {
 		m.lmHead = Linear{In: E, Out: V, W: m.wte}
 	}
+	b.conv.release()
+	debug.FreeOSMemory()
+	m.pool = kernels.NewPool(threads)
+	runtime.AddCleanup(m, func(p *kernels.Pool) { p.Close() }, m.pool)
 	return m, nil
 }
 
 // binder reads tensors by name and checks their shapes.
 type binder struct {
-	src     TensorSource
-	scratch []float32
+	src  TensorSource
+	conv converter
 }
 
 // resolve finds name with the "transformer." prefix, or without it, and checks its
