@@ -153,7 +153,7 @@ type workspace struct {
 	scores                      []float32 // [NHead][NPositions]
 	logits                      []float32 // [outs][VocabSize]
 	segs                        []segment
-	ids                         []int // Sequence.Forward's current chunk
+	ids                         []int   // Sequence.Forward's current chunk
 	rowSeg, rowPos              []int32 // per row: segment index, absolute position
 
 	m        *Model

@@ -52,15 +52,15 @@ type Block struct {
 
 // Model is a loaded BTLM model.
 type Model struct {
-	cfg     Config
-	format  kernels.Format
-	pool    *kernels.Pool
-	wte     *kernels.Matrix // [VocabSize][NEmbd]; rows are looked up (dequantized) one at a time
-	wpe     []float32       // [NPositions][NEmbd], learned positions only
-	slopes  []float32 // ALiBi slope per head
-	blocks  []Block
-	lnF     LayerNorm
-	lmHead  Linear // shares wte's memory when tied
+	cfg    Config
+	format kernels.Format
+	pool   *kernels.Pool
+	wte    *kernels.Matrix // [VocabSize][NEmbd]; rows are looked up (dequantized) one at a time
+	wpe    []float32       // [NPositions][NEmbd], learned positions only
+	slopes []float32       // ALiBi slope per head
+	blocks []Block
+	lnF    LayerNorm
+	lmHead Linear // shares wte's memory when tied
 }
 
 // Config returns the model's configuration.
