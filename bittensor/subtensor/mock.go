@@ -74,6 +74,9 @@ func ReadMetagraphJSON(r io.Reader) (*Metagraph, error) {
 	if err := dec.Decode(&raw); err != nil {
 		return nil, err
 	}
+	if err := dec.Decode(new(json.RawMessage)); err != io.EOF {
+		return nil, errors.New("data after the metagraph object")
+	}
 	for i := range raw.Neurons {
 		a := &raw.Neurons[i].Axon
 		if a.IP == "" {
@@ -129,7 +132,7 @@ func (c *MockChain) SubscribeBlocks(ctx context.Context) (<-chan uint64, error) 
 	ch := make(chan uint64, 1)
 	go func() {
 		defer close(ch)
-		t := time.NewTicker(bt / 4)
+		t := time.NewTicker(max(bt/4, time.Millisecond))
 		defer t.Stop()
 		for {
 			select {

@@ -404,6 +404,7 @@ func TestMockChainFromFile(t *testing.T) {
 		`{"netuid": 1, "neurons": [{"uid": 0, "hotkey": "x"}]}`, // bad address
 		`{"netuid": 1, "neuronz": []}`,                          // unknown field
 		`{"netuid": 1, "neurons": [{"uid": 0, "axon": {"ip": "999.1.1.1"}}]}`,
+		`{"netuid": 1, "neurons": []} {}`, // trailing data
 	} {
 		if _, err := ReadMetagraphJSON(strings.NewReader(bad)); err == nil {
 			t.Errorf("accepted %s", bad)
