@@ -132,9 +132,11 @@ func New(url string, opts *Options) *Client {
 }
 
 // Dial returns a client for url once its first connection is up, or an error (and no
-// client) if ctx ends first.
+// client) if ctx ends first (or Options.CallTimeout passes, when ctx has no deadline).
 func Dial(ctx context.Context, url string, opts *Options) (*Client, error) {
 	c := New(url, opts)
+	ctx, cancel := c.withDeadline(ctx)
+	defer cancel()
 	if _, err := c.waitConn(ctx); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("rpc dial %s: %w", url, err)
@@ -294,7 +296,8 @@ func (c *Client) withDeadline(ctx context.Context) (context.Context, context.Can
 
 // Call invokes method with params and unmarshals the result into result (a pointer; a
 // *json.RawMessage keeps it raw; nil discards it). A JSON-RPC error is returned as
-// *Error (wrapped).
+// *Error (wrapped). Params are JSON-encoded: pass byte strings (storage keys, call
+// data, extrinsics) as Bytes, which encodes as "0x…" hex, not as []byte (base64).
 func (c *Client) Call(ctx context.Context, result any, method string, params ...any) error {
 	ctx, cancel := c.withDeadline(ctx)
 	defer cancel()

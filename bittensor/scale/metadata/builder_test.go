@@ -178,6 +178,8 @@ const (
 	tSelf       // recursive: struct Loop { next: Option<Loop> }
 	tOptionSelf
 	tEvent
+	tVecUnit    // Vec<()>
+	tVecVecUnit // Vec<Vec<()>>
 )
 
 // testMetadata builds a small registry with one pallet shaped like SubtensorModule.
@@ -217,6 +219,8 @@ func testMetadata(version uint8) *Metadata {
 		{ID: tOptionSelf, Path: []string{"Option"}, Kind: KindVariant,
 			Variants: []Variant{{Name: "None", Index: 0}, {Name: "Some", Index: 1, Fields: []Field{{Type: tSelf}}}}},
 		{ID: tEvent, Kind: KindVariant, Variants: []Variant{{Name: "AxonServed", Index: 2, Fields: []Field{{Type: tU16}, {Type: tAccount}}}}},
+		{ID: tVecUnit, Kind: KindSequence, Elem: tUnit},
+		{ID: tVecVecUnit, Kind: KindSequence, Elem: tVecUnit},
 	}
 	m.Pallets = []Pallet{
 		{Name: "System", Index: 0, StoragePrefix: "System", Storage: []StorageEntry{

@@ -169,6 +169,35 @@ func TestHashersAndStorageKeys(t *testing.T) {
 	}
 }
 
+// Hasher outputs for fixed inputs: blake2b from RFC 7693 implementations (Python
+// hashlib), xxh64("") = 0xef46db3751d8e999 from the xxHash reference.
+func TestHasherVectors(t *testing.T) {
+	tests := []struct {
+		h    Hasher
+		in   string
+		want string
+	}{
+		{Blake2_256, "", "0e5751c026e543b2e8ab2eb06099daa1d1e5df47778f7787faab45cdf12fe3a8"},
+		{Blake2_128, "abc", "cf4ab791c62b8d2b2109c90275287816"},
+		{Blake2_128Concat, "abc", "cf4ab791c62b8d2b2109c90275287816" + "616263"},
+		{Twox64Concat, "", "99e9d85137db46ef"},
+		{Twox128, "SubtensorModule", "658faa385070e074c85bf6b568cf0555"},
+		{Identity, "ab", "6162"},
+	}
+	for _, tc := range tests {
+		got, err := tc.h.Hash(nil, []byte(tc.in))
+		if err != nil || hex.EncodeToString(got) != tc.want {
+			t.Errorf("%v(%q) = %x, %v; want %s", tc.h, tc.in, got, err, tc.want)
+		}
+	}
+	if got, _ := Twox256.Hash(nil, []byte("x")); len(got) != 32 || !bytes.Equal(got[:16], TwoX128([]byte("x"))) {
+		t.Errorf("twox256 must extend twox128: %x", got)
+	}
+	if _, err := Hasher(9).Hash(nil, nil); err == nil {
+		t.Error("unknown hasher accepted")
+	}
+}
+
 func TestCallsAndErrors(t *testing.T) {
 	m := decodeTest(t, 14)
 	idx, err := m.CallIndex("SubtensorModule", "burned_register")
@@ -361,6 +390,17 @@ func TestDynamicDecodeRejects(t *testing.T) {
 		if v, err := m.DecodeValue(tc.id, mustHex(t, tc.hex)); err == nil {
 			t.Errorf("%s: decoded %v", tc.name, v)
 		}
+	}
+	// Vectors of zero-sized elements: a few bytes may not create millions of values.
+	hostile := scale.AppendCompact(nil, 1000)
+	for i := 0; i < 1000; i++ {
+		hostile = scale.AppendCompact(hostile, scale.MaxZeroSizedLen)
+	}
+	if _, err := m.DecodeValue(tVecVecUnit, hostile); err == nil || !strings.Contains(err.Error(), "too many values") {
+		t.Errorf("Vec<Vec<()>> bomb: %v", err)
+	}
+	if v, err := m.DecodeValue(tVecVecUnit, mustHex(t, "080c00")); err != nil || len(v.([]any)) != 2 || len(v.([]any)[0].([]any)) != 3 {
+		t.Errorf("small Vec<Vec<()>>: %v %v", v, err)
 	}
 	// A self-referencing composite with no bytes of its own must fail, not recurse forever.
 	mm := testMetadata(14)

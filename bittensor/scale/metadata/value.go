@@ -42,11 +42,36 @@ func (m *Metadata) DecodeValue(id TypeID, b []byte) (any, error) {
 }
 
 // Decode decodes one value of type id from d.
+//
+// The number of values it creates is bounded by the input size (see valueBudget), so
+// hostile input such as long vectors of zero-sized elements cannot make it allocate
+// without bound.
 func (m *Metadata) Decode(d *scale.Decoder, id TypeID) (any, error) {
-	return m.decode(d, id, 0)
+	vd := &valueDecoder{Decoder: d, budget: valueBudget(d.Remaining())}
+	return m.decode(vd, id, 0)
 }
 
-func (m *Metadata) decode(d *scale.Decoder, id TypeID, depth int) (any, error) {
+// valueBudget is the number of values (elements, fields) a decode of n bytes may create:
+// well above what real data needs (about one value per byte), far below what zero-sized
+// elements would otherwise allow.
+func valueBudget(n int) int { return 4*n + 4096 }
+
+// valueDecoder is a scale.Decoder with the remaining value budget of one Decode.
+type valueDecoder struct {
+	*scale.Decoder
+	budget int
+}
+
+// spend takes n values from the budget.
+func (d *valueDecoder) spend(n int) error {
+	d.budget -= n
+	if d.budget < 0 {
+		return fmt.Errorf("%w at offset %d: too many values for %d bytes of input", scale.ErrInvalid, d.Offset(), d.Offset()+d.Remaining())
+	}
+	return nil
+}
+
+func (m *Metadata) decode(d *valueDecoder, id TypeID, depth int) (any, error) {
 	if depth > maxDepth {
 		return nil, fmt.Errorf("type %d: nesting deeper than %d", id, maxDepth)
 	}
@@ -106,6 +131,9 @@ func (m *Metadata) decode(d *scale.Decoder, id TypeID, depth int) (any, error) {
 		}
 		return m.decodeList(d, t.Elem, int(t.Len), depth)
 	case KindTuple:
+		if err := d.spend(len(t.Tuple)); err != nil {
+			return nil, err
+		}
 		out := make([]any, 0, len(t.Tuple))
 		for i, e := range t.Tuple {
 			v, err := m.decode(d, e, depth+1)
@@ -116,7 +144,7 @@ func (m *Metadata) decode(d *scale.Decoder, id TypeID, depth int) (any, error) {
 		}
 		return out, nil
 	case KindPrimitive:
-		return decodePrimitive(d, t.Primitive)
+		return decodePrimitive(d.Decoder, t.Primitive)
 	case KindCompact:
 		return m.decodeCompact(d, t.Elem, depth)
 	case KindBitSequence:
@@ -132,7 +160,10 @@ func typeName(t *Type) string {
 	return fmt.Sprintf("type %d", t.ID)
 }
 
-func (m *Metadata) decodeList(d *scale.Decoder, elem TypeID, n int, depth int) ([]any, error) {
+func (m *Metadata) decodeList(d *valueDecoder, elem TypeID, n int, depth int) ([]any, error) {
+	if err := d.spend(n); err != nil {
+		return nil, err
+	}
 	out := make([]any, 0, n)
 	for i := 0; i < n; i++ {
 		v, err := m.decode(d, elem, depth+1)
@@ -145,7 +176,10 @@ func (m *Metadata) decodeList(d *scale.Decoder, elem TypeID, n int, depth int) (
 }
 
 // decodeFields applies the composite rules; it returns nil for no fields.
-func (m *Metadata) decodeFields(d *scale.Decoder, fields []Field, depth int) (any, error) {
+func (m *Metadata) decodeFields(d *valueDecoder, fields []Field, depth int) (any, error) {
+	if err := d.spend(len(fields)); err != nil {
+		return nil, err
+	}
 	switch {
 	case len(fields) == 0:
 		return nil, nil
@@ -202,7 +236,7 @@ func (m *Metadata) compactInner(id TypeID) (Primitive, error) {
 
 var primMax = map[Primitive]uint64{U8: math.MaxUint8, U16: math.MaxUint16, U32: math.MaxUint32, U64: math.MaxUint64}
 
-func (m *Metadata) decodeCompact(d *scale.Decoder, elem TypeID, depth int) (any, error) {
+func (m *Metadata) decodeCompact(d *valueDecoder, elem TypeID, depth int) (any, error) {
 	p, err := m.compactInner(elem)
 	if err != nil {
 		return nil, err
@@ -284,7 +318,7 @@ func decodePrimitive(d *scale.Decoder, p Primitive) (any, error) {
 	return nil, fmt.Errorf("unknown primitive %d", p)
 }
 
-func (m *Metadata) decodeBits(d *scale.Decoder, t *Type) (any, error) {
+func (m *Metadata) decodeBits(d *valueDecoder, t *Type) (any, error) {
 	store, err := m.Type(t.BitStore)
 	if err != nil {
 		return nil, err
