@@ -120,6 +120,15 @@ func TestChainSpec218(t *testing.T) {
 		if n, err := c.SubnetworkN(ctx, 1); err != nil || n != 3 {
 			t.Fatalf("SubnetworkN = %d, %v (want 3: uid 0 + two new)", n, err)
 		}
+		if hk, ok, err := c.HotkeyOf(ctx, 1, uid2); err != nil || !ok || hk != AccountID(hot2.PublicKey()) {
+			t.Fatalf("Keys(1, %d) = %s %v %v", uid2, hk, ok, err)
+		}
+		if _, ok, err := c.HotkeyOf(ctx, 1, 200); err != nil || ok {
+			t.Fatalf("Keys(1, 200) = %v %v, want a free uid", ok, err)
+		}
+		if _, err := c.HotkeyStake(ctx, 1, AccountID(hot1.PublicKey())); err != nil {
+			t.Fatalf("stake: %v", err)
+		}
 	})
 
 	t.Run("metagraph", func(t *testing.T) {

@@ -55,6 +55,43 @@ func (c *Client) axonAt(ctx context.Context, rt *Runtime, at string, netuid uint
 	return a, err == nil, err
 }
 
+// HotkeyOf reads SubtensorModule.Keys(netuid, uid): the hotkey holding uid; ok is
+// false for a free uid.
+func (c *Client) HotkeyOf(ctx context.Context, netuid, uid uint16) (AccountID, bool, error) {
+	rt, err := c.Runtime(ctx, "")
+	if err != nil {
+		return AccountID{}, false, err
+	}
+	raw, err := c.storageRaw(ctx, rt, "", SubtensorPallet, "Keys", netuid, uid)
+	if err != nil || raw == nil {
+		return AccountID{}, false, err
+	}
+	v, err := rt.Metadata.DecodeStorageValue(SubtensorPallet, "Keys", raw)
+	if err != nil {
+		return AccountID{}, false, err
+	}
+	a, err := asAccount(v)
+	return a, err == nil, err
+}
+
+// HotkeyStake returns hotkey's stake in rao as the runtime keeps it (see stakeOf):
+// TotalHotkeyStake on 2023-2024 runtimes, TotalHotkeyAlpha on netuid for
+// dynamic-TAO ones.
+func (c *Client) HotkeyStake(ctx context.Context, netuid uint16, hotkey AccountID) (uint64, error) {
+	rt, err := c.Runtime(ctx, "")
+	if err != nil {
+		return 0, err
+	}
+	read := func(ctx context.Context, item string, keys ...any) (any, error) {
+		raw, err := c.storageRaw(ctx, rt, "", SubtensorPallet, item, keys...)
+		if err != nil {
+			return nil, err
+		}
+		return rt.Metadata.DecodeStorageValue(SubtensorPallet, item, raw)
+	}
+	return c.stakeOf(ctx, read, rt.Metadata, netuid, scale.AccountID(hotkey))
+}
+
 // SubnetworkN returns the number of neurons of netuid.
 func (c *Client) SubnetworkN(ctx context.Context, netuid uint16) (uint16, error) {
 	v, err := c.Storage(ctx, "", SubtensorPallet, "SubnetworkN", netuid)
