@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -83,13 +84,19 @@ func TestPyStrJSON(t *testing.T) {
 }
 
 // TestAgainstCPython compares the printability table and str() of random strings with
-// a local CPython, when one is installed (BTLM_PYTHON, else python3). The profile is
-// chosen from the interpreter's unicodedata version.
+// local CPython interpreters, when installed: BTLM_PYTHONS (space-separated), else
+// python3. The profile is chosen from each interpreter's unicodedata version.
 func TestAgainstCPython(t *testing.T) {
-	py := os.Getenv("BTLM_PYTHON")
-	if py == "" {
-		py = "python3"
+	pys := strings.Fields(os.Getenv("BTLM_PYTHONS"))
+	if len(pys) == 0 {
+		pys = []string{"python3"}
 	}
+	for _, py := range pys {
+		t.Run(filepath.Base(filepath.Dir(filepath.Dir(py)))+"/"+filepath.Base(py), func(t *testing.T) { compareWithCPython(t, py) })
+	}
+}
+
+func compareWithCPython(t *testing.T, py string) {
 	if _, err := exec.LookPath(py); err != nil {
 		t.Skipf("no %s: %v", py, err)
 	}
@@ -135,6 +142,10 @@ for msgs in data: print(json.dumps(str(msgs)))
 	lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
 	var prof Profile
 	switch lines[0] {
+	case "12.1.0":
+		prof = CPython38
+	case "13.0.0":
+		prof = CPython310
 	case "14.0.0":
 		prof = CPython311
 	case "15.0.0":
@@ -164,5 +175,34 @@ for msgs in data: print(json.dumps(str(msgs)))
 		if got := PyStrList(msgs, prof); got != want {
 			t.Errorf("str(%q): Go %q, CPython %q", msgs, got, want)
 		}
+	}
+}
+
+// TestMatchBodyHashProfiles: a hash made by an older or newer CPython over a message
+// with a version-sensitive character is accepted through the profile fallback; any
+// other mismatch is not.
+func TestMatchBodyHashProfiles(t *testing.T) {
+	msg := "new in 14.0: \u061D, in 15.0: \u0CF3, in 15.1: \U0002EBF0, in 13.0: \u08BE"
+	p := NewPrompting([]string{"user"}, []string{msg})
+	seen := map[string]bool{}
+	for _, prof := range Profiles {
+		h := BodyHash(p, prof)
+		seen[h] = true
+		if got, ok := MatchBodyHash(p, h); !ok || BodyHash(p, got) != h {
+			t.Errorf("%v hash not matched (got %v, %v)", prof, got, ok)
+		}
+	}
+	if len(seen) != len(Profiles) {
+		t.Errorf("profiles should all differ on this message, got %d distinct hashes", len(seen))
+	}
+	plain := NewPrompting([]string{"user"}, []string{"plain"})
+	if _, ok := MatchBodyHash(plain, BodyHash(p, DefaultProfile)); ok {
+		t.Error("unrelated hash matched")
+	}
+	if got := PyRepr("\u061D", CPython310); got != `'\u061d'` {
+		t.Errorf("3.10 repr of U+061D = %s", got)
+	}
+	if got := PyRepr("\u061D", CPython311); got != "'\u061D'" {
+		t.Errorf("3.11 repr of U+061D = %s", got)
 	}
 }
