@@ -157,3 +157,26 @@ func TestTailBuffer(t *testing.T) {
 		t.Errorf("tail %d bytes: %q", len(s), s)
 	}
 }
+
+// BenchmarkStart measures launch → listening → stopped for each runtime:
+//
+//	go test -run '^$' -bench Start -benchtime 3x ./internal/chaintest/
+func BenchmarkStart(b *testing.B) {
+	for _, r := range []Runtime{Raonet, Testfinney, Spec143} {
+		b.Run(string(r), func(b *testing.B) {
+			var ready time.Duration
+			for i := 0; i < b.N; i++ {
+				n, err := Start(Options{Runtime: r})
+				if errors.Is(err, ErrMissing) {
+					b.Skip(err)
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+				ready += n.ReadyIn
+				n.Stop()
+			}
+			b.ReportMetric(ready.Seconds()/float64(b.N), "s-to-ready/op")
+		})
+	}
+}
