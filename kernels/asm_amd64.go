@@ -31,6 +31,9 @@ func attnScoresAVX512(q, k *float32, stride, n, d int, s *float32)
 func attnWeightedSumAVX512(p, v *float32, stride, n, d int, out *float32)
 
 //go:noescape
+func dotQ8x4r2VNNI(w *uint8, ws *float32, xq *int8, xs *float32, xc *int32, ng int, out *[8]float32)
+
+//go:noescape
 func dotF32AVX2(w, x *float32, n int) float32
 
 //go:noescape
@@ -73,6 +76,7 @@ func asmKernels(lv Level, ks *kernelSet) {
 	ks.dotBF16x4 = avx512DotBF16x4
 	ks.dotQ8 = vnniDotQ8
 	ks.dotQ8x4 = vnniDotQ8x4
+	ks.dotQ8x4r2 = vnniDotQ8x4r2
 	ks.attnScores = avx512AttnScores
 	ks.attnWeightedSum = avx512AttnWeightedSum
 }
@@ -147,6 +151,16 @@ func vnniDotQ8x4(w []uint8, ws []float32, xq []int8, xs []float32, xc []int32) (
 	}
 	_, _, _, _ = w[ng*groupBytes-1], xq[4*ng*groupBytes-1], xs[4*ng*GroupBlocks-1], xc[4*ng*GroupBlocks-1]
 	dotQ8x4VNNI(&w[0], &ws[0], &xq[0], &xs[0], &xc[0], ng, &out)
+	return out
+}
+
+func vnniDotQ8x4r2(w []uint8, ws []float32, xq []int8, xs []float32, xc []int32) (out [8]float32) {
+	ng := len(ws) / (2 * GroupBlocks)
+	if ng == 0 {
+		return out
+	}
+	_, _, _, _ = w[2*ng*groupBytes-1], xq[4*ng*groupBytes-1], xs[4*ng*GroupBlocks-1], xc[4*ng*GroupBlocks-1]
+	dotQ8x4r2VNNI(&w[0], &ws[0], &xq[0], &xs[0], &xc[0], ng, &out)
 	return out
 }
 

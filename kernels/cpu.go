@@ -77,6 +77,9 @@ type kernelSet struct {
 	dotQ8 func(w []uint8, ws []float32, xq []int8, xs []float32, xc []int32) float32
 	// dotQ8x4 does dotQ8 for 4 consecutive activation rows.
 	dotQ8x4 func(w []uint8, ws []float32, xq []int8, xs []float32, xc []int32) [4]float32
+	// dotQ8x4r2 does dotQ8x4 for two consecutive weight rows (w and ws hold both):
+	// out[0:4] for the first row, out[4:8] for the second.
+	dotQ8x4r2 func(w []uint8, ws []float32, xq []int8, xs []float32, xc []int32) [8]float32
 	// axpy computes y[i] += a·x[i].
 	axpy func(a float32, x, y []float32)
 	// attnScores sets s[j] = q·keys[j*stride : j*stride+len(q)] for j < n.
@@ -97,6 +100,17 @@ func kernelsFor(lv Level) kernelSet {
 		axpy:      refAxpy,
 	}
 	asmKernels(lv, &ks)
+	if ks.dotQ8x4r2 == nil { // two calls of this level's dotQ8x4
+		x4 := ks.dotQ8x4
+		ks.dotQ8x4r2 = func(w []uint8, ws []float32, xq []int8, xs []float32, xc []int32) (out [8]float32) {
+			nw, ns := len(w)/2, len(ws)/2
+			a := x4(w[:nw], ws[:ns], xq, xs, xc)
+			b := x4(w[nw:], ws[ns:], xq, xs, xc)
+			copy(out[:4], a[:])
+			copy(out[4:], b[:])
+			return out
+		}
+	}
 	if ks.attnScores == nil { // built from this level's dot and axpy
 		dot, axpy := ks.dotF32, ks.axpy
 		ks.attnScores = func(q, keys []float32, stride, n int, s []float32) {

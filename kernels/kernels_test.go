@@ -215,3 +215,26 @@ func TestAxpy(t *testing.T) {
 		}
 	}
 }
+
+func TestDotQ8TwoRows(t *testing.T) {
+	r := rand.New(rand.NewPCG(41, 42))
+	for _, n := range []int{1, 31, 513, 2560, 6826} {
+		m, _ := NewF32(2, n, randF32(r, 2*n))
+		q, _ := m.Quantize(Q8)
+		var v q8Vec
+		v.quantize(randF32(r, 4*n), 4, n)
+		xq, xs, xc := v.rows4(0)
+		nsc := q.Groups * GroupBlocks
+		for _, ks := range levels() {
+			out := ks.dotQ8x4r2(q.Q8, q.Scales, xq, xs, xc)
+			for row := 0; row < 2; row++ {
+				for tk := 0; tk < 4; tk++ {
+					want, mag := q8Exact(q.Q8[row*q.Stride:(row+1)*q.Stride], q.Scales[row*nsc:(row+1)*nsc], &v, tk)
+					if got := out[row*4+tk]; !within(got, want, mag) {
+						t.Errorf("%v dotQ8x4r2 n=%d row=%d t=%d: got %v want %v", ks.level, n, row, tk, got, want)
+					}
+				}
+			}
+		}
+	}
+}

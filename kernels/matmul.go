@@ -14,6 +14,7 @@ type scratch struct {
 	tokBlock int
 	q        q8Vec
 	rangeFn  func(start, end int) // p.mulRange, bound once
+	quantFn  func(start, end int) // p.quantRange, bound once
 }
 
 // MatVec computes y = W·x: y[r] = Σ_c W[r][c]·x[c], with len(x) == m.Cols and
@@ -42,17 +43,27 @@ func MatMul(p *Pool, y []float32, m *Matrix, x []float32, n int) {
 	defer p.mu.Unlock()
 	s := &p.scratch
 	if s.rangeFn == nil {
-		s.rangeFn = p.mulRange
+		s.rangeFn, s.quantFn = p.mulRange, p.quantRange
 	}
 	s.m, s.x, s.y, s.n = m, x, y, n
 	tokenBytes := m.Cols * 4
 	if m.Format == Q8 {
-		s.q.quantize(x, n, m.Cols)
+		s.q.prepare(n, m.Cols)
+		p.parallelLocked(n, 1, s.quantFn)
 		tokenBytes = m.Groups * (groupBytes + 8*GroupBlocks)
 	}
 	s.tokBlock = max(4, tokenBlockBytes/max(1, tokenBytes)/4*4)
 	p.parallelLocked(m.Rows, 1, s.rangeFn)
 	s.m, s.x, s.y = nil, nil, nil
+}
+
+// quantRange quantizes activation rows [start, end) of the product in p.scratch.
+func (p *Pool) quantRange(start, end int) {
+	s := &p.scratch
+	cols := s.m.Cols
+	for t := start; t < end; t++ {
+		s.q.quantizeRow(t, s.x[t*cols:(t+1)*cols])
+	}
 }
 
 // mulRange computes output rows [start, end) of the product described by p.scratch.
@@ -85,8 +96,26 @@ func (p *Pool) mulRange(start, end int) {
 					y[t*rows+r] = k.dotBF16(w, x[t*cols:(t+1)*cols])
 				}
 			case Q8:
-				w := m.Q8[r*m.Stride : (r+1)*m.Stride]
 				nsc := m.Groups * GroupBlocks
+				if r+1 < end && t1-t0 >= 4 { // two rows at once share the activation loads
+					w2 := m.Q8[r*m.Stride : (r+2)*m.Stride]
+					ws2 := m.Scales[r*nsc : (r+2)*nsc]
+					for ; t+4 <= t1; t += 4 {
+						xq, xs, xc := s.q.rows4(t)
+						out := k.dotQ8x4r2(w2, ws2, xq, xs, xc)
+						for i := 0; i < 4; i++ {
+							y[(t+i)*rows+r], y[(t+i)*rows+r+1] = out[i], out[4+i]
+						}
+					}
+					for ; t < t1; t++ {
+						xq, xs, xc := s.q.row(t)
+						y[t*rows+r] = k.dotQ8(w2[:m.Stride], ws2[:nsc], xq, xs, xc)
+						y[t*rows+r+1] = k.dotQ8(w2[m.Stride:], ws2[nsc:], xq, xs, xc)
+					}
+					r++
+					continue
+				}
+				w := m.Q8[r*m.Stride : (r+1)*m.Stride]
 				ws := m.Scales[r*nsc : (r+1)*nsc]
 				for ; t+4 <= t1; t += 4 {
 					xq, xs, xc := s.q.rows4(t)

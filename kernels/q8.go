@@ -18,10 +18,43 @@ func q8Offset(c int) int {
 	return g*groupBytes + (e/4)*64 + block*4 + e%4
 }
 
-// quantizeBlocks quantizes x block by block: scales[b] = max|x_block|/127 and
-// q[c] = round(x[c]/scales[b]) in −127…127, calling put(c, q) for every element.
-// Blocks wholly past len(x) get scale 0 and are not visited.
-func quantizeBlocks(x []float32, scales []float32, put func(c, q int)) {
+// blockOffset[e] is the offset of element e of a block from the block's first byte in
+// the interleaved layout (chunk e/4, byte e%4 of the block's lane).
+var blockOffset = func() (o [BlockSize]int) {
+	for e := range o {
+		o[e] = (e/4)*64 + e%4
+	}
+	return o
+}()
+
+// blockBase is the offset of block b's element 0 in an interleaved row.
+func blockBase(b int) int { return (b/GroupBlocks)*groupBytes + (b%GroupBlocks)*4 }
+
+// quantizeBlock quantizes one block (at most BlockSize values) with scale
+// d = max|x|/127 and q = round(x/d) in −127…127, writing q into out[:len(blk)].
+func quantizeBlock(blk []float32, out *[BlockSize]int8) (d float32) {
+	var amax float32
+	for _, v := range blk {
+		amax = max(amax, abs32(v))
+	}
+	d = amax / 127
+	var inv float32
+	if d != 0 {
+		inv = 1 / d
+	}
+	for i, v := range blk {
+		out[i] = int8(roundClamp127(v * inv))
+	}
+	return d
+}
+
+// quantizeRow quantizes the weights x into the interleaved biased bytes q (Stride long;
+// padding set to 128) and one scale per block (Groups*GroupBlocks long; padding 0).
+func quantizeRow(q []uint8, scales []float32, x []float32) {
+	for i := range q {
+		q[i] = 128
+	}
+	var tmp [BlockSize]int8
 	for b := range scales {
 		lo := b * BlockSize
 		if lo >= len(x) {
@@ -29,29 +62,12 @@ func quantizeBlocks(x []float32, scales []float32, put func(c, q int)) {
 			continue
 		}
 		blk := x[lo:min(lo+BlockSize, len(x))]
-		var amax float32
-		for _, v := range blk {
-			amax = max(amax, abs32(v))
-		}
-		d := amax / 127
-		scales[b] = d
-		var inv float32
-		if d != 0 {
-			inv = 1 / d
-		}
-		for i, v := range blk {
-			put(lo+i, roundClamp127(v*inv))
+		scales[b] = quantizeBlock(blk, &tmp)
+		dst := q[blockBase(b):]
+		for e := range blk {
+			dst[blockOffset[e]] = uint8(int(tmp[e]) + 128)
 		}
 	}
-}
-
-// quantizeRow quantizes the weights x into the interleaved biased bytes q (Stride long;
-// padding set to 128) and one scale per block (Groups*GroupBlocks long).
-func quantizeRow(q []uint8, scales []float32, x []float32) {
-	for i := range q {
-		q[i] = 128
-	}
-	quantizeBlocks(x, scales, func(c, v int) { q[q8Offset(c)] = uint8(v + 128) })
 }
 
 // q8Vec holds n activation rows quantized for the Q8 kernels, in the same interleaved
@@ -68,19 +84,41 @@ type q8Vec struct {
 
 // quantize fills v with the n rows of x (each cols long).
 func (v *q8Vec) quantize(x []float32, n, cols int) {
+	v.prepare(n, cols)
+	for t := 0; t < n; t++ {
+		v.quantizeRow(t, x[t*cols:(t+1)*cols])
+	}
+}
+
+// prepare sizes v for n rows of cols values; quantizeRow then fills each row.
+func (v *q8Vec) prepare(n, cols int) {
 	ng := q8Groups(cols)
 	v.n, v.ng = n, ng
 	v.q = grow(v.q, n*ng*groupBytes)
 	v.s = grow(v.s, n*ng*GroupBlocks)
 	v.c = grow(v.c, n*ng*GroupBlocks)
-	for t := 0; t < n; t++ {
-		q, s, c := v.row(t)
-		clear(q)
-		clear(c)
-		quantizeBlocks(x[t*cols:(t+1)*cols], s, func(col, qv int) {
-			q[q8Offset(col)] = int8(qv)
-			c[col/BlockSize] -= 128 * int32(qv)
-		})
+}
+
+// quantizeRow quantizes activation row t from x.
+func (v *q8Vec) quantizeRow(t int, x []float32) {
+	q, s, c := v.row(t)
+	clear(q)
+	var tmp [BlockSize]int8
+	for b := range s {
+		lo := b * BlockSize
+		if lo >= len(x) {
+			s[b], c[b] = 0, 0
+			continue
+		}
+		blk := x[lo:min(lo+BlockSize, len(x))]
+		s[b] = quantizeBlock(blk, &tmp)
+		dst := q[blockBase(b):]
+		var sum int32
+		for e := range blk {
+			dst[blockOffset[e]] = tmp[e]
+			sum += int32(tmp[e])
+		}
+		c[b] = -128 * sum
 	}
 }
 
