@@ -22,6 +22,9 @@ import (
 type Client struct {
 	rpc *rpc.Client
 
+	// EraPeriod and WaitFinalized are settings: set them before the Client is used
+	// concurrently.
+	//
 	// EraPeriod is the mortality of submitted extrinsics in blocks (rounded up to a
 	// power of two); 0 means immortal. Default 64.
 	EraPeriod uint64

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/btlm-miner/btlm-miner/bittensor/rpc"
 	"github.com/btlm-miner/btlm-miner/bittensor/scale/metadata"
@@ -101,6 +102,9 @@ func (c *Client) signCall(ctx context.Context, signer Signer, call []byte) ([]by
 	return ext, nonce, nil
 }
 
+// inspectTimeout bounds reading an including block after the caller's deadline.
+const inspectTimeout = 10 * time.Second
+
 // txStatus is one author_submitAndWatchExtrinsic notification: a bare string
 // ("future", "ready", "dropped", "invalid") or an object with one key.
 type txStatus struct {
@@ -150,10 +154,13 @@ func (c *Client) SubmitSigned(ctx context.Context, ext []byte) (*TxResult, error
 		raw, err := sub.Next(ctx)
 		if err != nil {
 			if included != "" {
-				// Seen in a block but not yet finalized: report what we know.
-				res, derr := c.inspect(ctx, included, ext)
+				// Seen in a block but not finalized in time: report what we know, with
+				// a little time of its own since ctx may be what ended the wait.
+				ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), inspectTimeout)
+				res, derr := c.inspect(ictx, included, ext)
+				cancel()
 				if derr != nil {
-					return nil, derr
+					return res, derr
 				}
 				return res, fmt.Errorf("extrinsic in block %s but not finalized: %w", included, err)
 			}
