@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -18,7 +17,7 @@ import (
 // TestEndToEnd: Go dendrite → Go axon on loopback, both header styles, unary and
 // streaming, plus the signed /Synapse ping.
 func TestEndToEnd(t *testing.T) {
-	base := runtime.NumGoroutine()
+	base := baseline()
 	t.Run("serve", func(t *testing.T) {
 		_, tgt := startAxon(t, Config{})
 		for _, style := range []dendrite.Style{dendrite.StyleV10, dendrite.StyleV610} {
@@ -116,7 +115,7 @@ func TestResponseHeadersLowercaseOnWire(t *testing.T) {
 // TestStreamCancelledWhenClientLeaves: the forward's context ends when the client
 // disconnects mid-stream, so generation stops.
 func TestStreamCancelledWhenClientLeaves(t *testing.T) {
-	base := runtime.NumGoroutine()
+	base := baseline()
 	stopped := make(chan error, 1)
 	func() {
 		cfg := Config{IP: "127.0.0.1"}
@@ -175,7 +174,7 @@ func TestStreamCancelledWhenClientLeaves(t *testing.T) {
 // TestShutdownDrainsInFlight: a request running when Shutdown starts completes with
 // 200, and afterwards nothing is left running.
 func TestShutdownDrainsInFlight(t *testing.T) {
-	base := runtime.NumGoroutine()
+	base := baseline()
 	a, err := New(Config{IP: "127.0.0.1"}, seedKey(t, axonSeed), WithLogger(quietLogger()))
 	if err != nil {
 		t.Fatal(err)

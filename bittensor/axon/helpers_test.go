@@ -170,19 +170,35 @@ func checkError(t *testing.T, r rawResponse, wantCode int, wantPrefix string) {
 	}
 }
 
-// checkNoLeaks waits for the goroutine count to return near base.
-func checkNoLeaks(t *testing.T, base int) {
+// leakBase is the goroutine and open-file count before a test.
+type leakBase struct{ goroutines, fds int }
+
+func baseline() leakBase { return leakBase{runtime.NumGoroutine(), openFDs()} }
+
+// openFDs counts this process's open file descriptors (sockets included); -1 when
+// /proc is unavailable.
+func openFDs() int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return -1
+	}
+	return len(ents)
+}
+
+// checkNoLeaks waits for the goroutine and file-descriptor counts to return near base:
+// no handler, worker, stream or connection may outlive a shut-down axon.
+func checkNoLeaks(t *testing.T, base leakBase) {
 	t.Helper()
 	deadline := time.Now().Add(3 * time.Second)
 	for {
-		n := runtime.NumGoroutine()
-		if n <= base+2 {
+		n, fds := runtime.NumGoroutine(), openFDs()
+		if n <= base.goroutines+2 && fds <= base.fds+1 {
 			return
 		}
 		if time.Now().After(deadline) {
 			buf := make([]byte, 1<<16)
 			buf = buf[:runtime.Stack(buf, true)]
-			t.Fatalf("goroutines: %d after, %d before\n%s", n, base, buf)
+			t.Fatalf("leak: %d goroutines (before %d), %d fds (before %d)\n%s", n, base.goroutines, fds, base.fds, buf)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -77,7 +76,7 @@ func headerValue(hs []synapse.Header, name string) string {
 
 // TestRejections exercises every refusal with its documented status and message (§7).
 func TestRejections(t *testing.T) {
-	base := runtime.NumGoroutine()
+	base := baseline()
 	t.Run("all", func(t *testing.T) {
 		blocked := seedKey(t, otherSeed).SS58()
 		_, tgt := startCustom(t, Config{MaxBodyBytes: 2048}, echo, WithBlacklist(func(_ context.Context, r *RequestInfo) (bool, string) {
@@ -232,7 +231,7 @@ func TestRejections(t *testing.T) {
 // TestForwardOutcomes: deadline exceeded, dropped in the queue, full queue, forward
 // errors and panics.
 func TestForwardOutcomes(t *testing.T) {
-	base := runtime.NumGoroutine()
+	base := baseline()
 	t.Run("all", func(t *testing.T) {
 		release := make(chan struct{})
 		started := make(chan string, 16)
