@@ -52,10 +52,10 @@ func newMetrics(queueDepth func() float64) *metrics {
 	m.tokens = prometheus.NewCounter(prometheus.CounterOpts{Name: "btlm_miner_generated_tokens_total",
 		Help: "Tokens generated."})
 	m.tokensRate = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "btlm_miner_generation_tokens_per_second",
-		Help: "Decode speed per request (tokens after the first / time after the first).",
+		Help:    "Decode speed per request (tokens after the first / time after the first).",
 		Buckets: prometheus.ExponentialBuckets(0.5, 2, 12)})
 	m.firstToken = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "btlm_miner_time_to_first_token_seconds",
-		Help: "Time from the start of generation to the first token (prompt prefill).",
+		Help:    "Time from the start of generation to the first token (prompt prefill).",
 		Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)})
 	m.block = prometheus.NewGauge(prometheus.GaugeOpts{Name: "btlm_miner_chain_block", Help: "Latest chain block seen."})
 	m.graphBlock = prometheus.NewGauge(prometheus.GaugeOpts{Name: "btlm_miner_metagraph_block", Help: "Block of the metagraph snapshot in use."})

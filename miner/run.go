@@ -58,6 +58,9 @@ type Options struct {
 	OnReady func(Ready)
 	// ChainTimeout bounds each chain call (default 30 s).
 	ChainTimeout time.Duration
+
+	// wrapSequence, in tests, wraps every model sequence (e.g. to slow it down).
+	wrapSequence func(generate.Sequence) generate.Sequence
 }
 
 // Ready describes a running miner.
@@ -171,11 +174,12 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 		s.cache = admission.NewPromptCache(uint64(cfg.Miner.Blacklist.PromptCacheBlockSpan), maxCachedPrompts)
 	}
 	var ax *axon.Axon
+	var axPtr atomic.Pointer[axon.Axon] // read by metric scrapes
 	s.m = newMetrics(func() float64 {
-		if ax == nil {
-			return 0
+		if a := axPtr.Load(); a != nil {
+			return float64(a.Stats().Queued)
 		}
-		return float64(ax.Stats().Queued)
+		return 0
 	})
 	s.m.lastSync.Store(time.Now().UnixNano())
 	s.observeGraph(g, me)
@@ -219,6 +223,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 		if err := ax.Listen(); err != nil {
 			return err
 		}
+		axPtr.Store(ax)
 		ready.AxonAddr = ax.Addr()
 		go func() { axonDone <- ax.Serve(ctx) }()
 		serving.Store(true)
@@ -286,7 +291,11 @@ func loadEngine(ctx context.Context, cfg *config.Config, opts Options, log *slog
 		return nil, fmt.Errorf("inconsistent model directory %s: the tokenizer has %d tokens but config.json's vocab_size is %d",
 			dir, tok.VocabSize(), mc.VocabSize)
 	}
-	engine, err := NewEngine(func() generate.Sequence { return model.NewSequence() }, tok, cfg.BTLM, mc.EOSTokenID, mc.NPositions)
+	newSeq := func() generate.Sequence { return model.NewSequence() }
+	if wrap := opts.wrapSequence; wrap != nil {
+		newSeq = func() generate.Sequence { return wrap(model.NewSequence()) }
+	}
+	engine, err := NewEngine(newSeq, tok, cfg.BTLM, mc.EOSTokenID, mc.NPositions)
 	if err != nil {
 		return nil, err
 	}
