@@ -105,6 +105,9 @@ func TestRejections(t *testing.T) {
 			{"negative timeout", "/Prompting", func(b []byte, h []synapse.Header) ([]byte, []synapse.Header) {
 				return b, setHeader(h, "timeout", "-1")
 			}, 400, "Bad request: header timeout"},
+			{"huge timeout is capped, not overflowed", "/Prompting", func(b []byte, h []synapse.Header) ([]byte, []synapse.Header) {
+				return b, setHeader(h, "timeout", "1e300")
+			}, 200, ""},
 			{"bad input_obj", "/Prompting", func(b []byte, h []synapse.Header) ([]byte, []synapse.Header) {
 				return b, setHeader(h, "bt_header_input_obj_messages", "!!!")
 			}, 400, "Bad request: header bt_header_input_obj_messages"},

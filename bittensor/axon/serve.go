@@ -69,18 +69,19 @@ func (a *Axon) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		x.fail(http.StatusBadRequest, "Bad request: header timeout: must be a positive number of seconds")
 		return
 	}
-	timeout := min(time.Duration(hv.Timeout*float64(time.Second)), a.cfg.MaxTimeout)
+	timeout := a.cfg.MaxTimeout
+	if hv.Timeout < timeout.Seconds() {
+		timeout = time.Duration(hv.Timeout * float64(time.Second))
+	}
 	deadline := x.start.Add(timeout)
-	info := &RequestInfo{Synapse: x.route, Timeout: timeout, Remote: x.peer, Headers: hv}
-	if d := hv.Dendrite; true {
-		info.Hotkey = deref(d.Hotkey)
-		info.UUID = deref(d.UUID)
-		if d.Version != nil {
-			info.DendriteVersion = *d.Version
-		}
-		if d.Nonce != nil {
-			info.Nonce = *d.Nonce
-		}
+	d := &hv.Dendrite
+	info := &RequestInfo{Synapse: x.route, Timeout: timeout, Remote: x.peer, Headers: hv,
+		Hotkey: deref(d.Hotkey), UUID: deref(d.UUID)}
+	if d.Version != nil {
+		info.DendriteVersion = *d.Version
+	}
+	if d.Nonce != nil {
+		info.Nonce = *d.Nonce
 	}
 	ctx := r.Context()
 
