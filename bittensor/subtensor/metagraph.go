@@ -95,6 +95,14 @@ func (m *Metagraph) N() int { return len(m.Neurons) }
 
 // UID returns the uid of hotkey, and whether it is registered in this snapshot.
 func (m *Metagraph) UID(hotkey AccountID) (uint16, bool) {
+	if m.byHotkey == nil { // not built by NewMetagraph (e.g. a literal): scan
+		for i := range m.Neurons {
+			if m.Neurons[i].Hotkey == hotkey {
+				return uint16(i), true
+			}
+		}
+		return 0, false
+	}
 	uid, ok := m.byHotkey[hotkey]
 	return uid, ok
 }
@@ -102,8 +110,8 @@ func (m *Metagraph) UID(hotkey AccountID) (uint16, bool) {
 // ByHotkey returns the neuron of hotkey, or nil when it is not registered.
 // The returned value belongs to the snapshot and must not be modified.
 func (m *Metagraph) ByHotkey(hotkey AccountID) *Neuron {
-	uid, ok := m.byHotkey[hotkey]
-	if !ok {
+	uid, ok := m.UID(hotkey)
+	if !ok || int(uid) >= len(m.Neurons) {
 		return nil
 	}
 	return &m.Neurons[uid]

@@ -248,6 +248,10 @@ func TestMetagraph(t *testing.T) {
 	if m.ByHotkey(hk(9)) != nil || m.Neuron(2) != nil {
 		t.Error("lookup of a missing neuron succeeded")
 	}
+	literal := &Metagraph{Netuid: 1, Neurons: m.Neurons}
+	if n := literal.ByHotkey(hk(2)); n == nil || n.UID != 1 {
+		t.Errorf("lookup in a literal metagraph = %+v", n)
+	}
 	if _, err := NewMetagraph(1, 0, []Neuron{{UID: 0}, {UID: 0}}); err == nil {
 		t.Error("duplicate uid accepted")
 	}
