@@ -26,6 +26,7 @@ type Subscription struct {
 	err    error         // terminal error; set once
 	cn     *conn         // connection the current server-side id lives on
 	key    string        // current server-side id
+	renew  *conn         // connection a resubscribe is in flight on
 }
 
 func (s *Subscription) lock()   { s.mu <- struct{}{} }
@@ -142,16 +143,23 @@ func (s *Subscription) end(err error) {
 }
 
 // resubscribe re-creates the subscription on a new connection.
+// At most one server-side subscription is made per connection.
 func (s *Subscription) resubscribe(cn *conn) {
 	s.lock()
-	ended := s.err != nil
+	skip := s.err != nil || s.cn == cn || s.renew == cn
+	if !skip {
+		s.renew = cn
+	}
 	s.unlock()
-	if ended {
+	if skip {
 		return
 	}
 	ctx, cancel := context.WithTimeout(cn.ctx, s.c.opts.CallTimeout)
 	defer cancel()
 	_, err := cn.request(ctx, s.method, s.params, s)
+	s.lock()
+	s.renew = nil
+	s.unlock()
 	var rpcErr *Error
 	if errors.As(err, &rpcErr) {
 		// The server refuses the subscription now: end it rather than loop.
@@ -219,7 +227,9 @@ func (s *Subscription) Close() error {
 	}
 	ctx, cancel := context.WithTimeout(cn.ctx, 5*time.Second)
 	defer cancel()
-	if _, err := cn.request(ctx, s.unsubscribe, []any{key}, nil); err != nil && ctx.Err() == nil {
+	_, err := cn.request(ctx, s.unsubscribe, []any{key}, nil)
+	if err != nil && ctx.Err() == nil && !errors.Is(err, ErrDisconnected) {
+		// With the connection gone, the server-side subscription is gone too.
 		return fmt.Errorf("rpc %s: %w", s.unsubscribe, err)
 	}
 	return nil
