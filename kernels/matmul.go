@@ -46,14 +46,15 @@ func MatMul(p *Pool, y []float32, m *Matrix, x []float32, n int) {
 		s.rangeFn, s.quantFn = p.mulRange, p.quantRange
 	}
 	s.m, s.x, s.y, s.n = m, x, y, n
-	tokenBytes := m.Cols * 4
+	tokenBytes, align := m.Cols*4, 1
 	if m.Format == Q8 {
+		align = 2 // the Q8 kernels take rows in pairs
 		s.q.prepare(n, m.Cols)
 		p.parallelLocked(n, 1, s.quantFn)
 		tokenBytes = m.Groups * (groupBytes + 8*GroupBlocks)
 	}
 	s.tokBlock = max(4, tokenBlockBytes/max(1, tokenBytes)/4*4)
-	p.parallelLocked(m.Rows, 1, s.rangeFn)
+	p.parallelLocked(m.Rows, align, s.rangeFn)
 	s.m, s.x, s.y = nil, nil, nil
 }
 

@@ -418,3 +418,17 @@ func TestPoolConcurrentCallers(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+func TestRoundClamp127(t *testing.T) {
+	for _, tc := range []struct {
+		in   float32
+		want int
+	}{
+		{0, 0}, {0.49999997, 0}, {0.5, 1}, {-0.5, -1}, {1.4, 1}, {-1.6, -2}, {126.5, 127}, {127.4, 127},
+		{200, 127}, {-200, -127}, {-127.6, -127}, {float32(math.NaN()), 0}, {float32(math.Inf(1)), 127},
+	} {
+		if got := roundClamp127(tc.in); got != tc.want {
+			t.Errorf("roundClamp127(%v) = %d, want %d", tc.in, got, tc.want)
+		}
+	}
+}

@@ -134,8 +134,12 @@ func (m *Matrix) Row(r int, dst []float32) []float32 {
 // Quantize returns a copy of m stored in format f (f == m.Format gives a copy too).
 // F32 → BF16 rounds to nearest even; → Q8 quantizes each block with scale
 // max|w|/127 and rounds to nearest. It converts row by row, so the peak extra memory is
-// the new matrix plus one row.
-func (m *Matrix) Quantize(f Format) (*Matrix, error) {
+// the new matrix plus one row per thread. It is QuantizeParallel with a nil pool.
+func (m *Matrix) Quantize(f Format) (*Matrix, error) { return m.QuantizeParallel(nil, f) }
+
+// QuantizeParallel is Quantize with the rows split over the pool's threads (for
+// load-time conversion of large matrices).
+func (m *Matrix) QuantizeParallel(p *Pool, f Format) (*Matrix, error) {
 	out := &Matrix{Rows: m.Rows, Cols: m.Cols, Format: f}
 	switch f {
 	case F32:
@@ -150,22 +154,24 @@ func (m *Matrix) Quantize(f Format) (*Matrix, error) {
 	default:
 		return nil, fmt.Errorf("kernels: cannot convert to %v", f)
 	}
-	row := make([]float32, m.Cols)
-	for r := 0; r < m.Rows; r++ {
-		m.Row(r, row)
-		switch f {
-		case F32:
-			copy(out.F32[r*m.Cols:], row)
-		case BF16:
-			dst := out.BF16[r*m.Cols : (r+1)*m.Cols]
-			for c, v := range row {
-				dst[c] = F32ToBF16(v)
+	p.Parallel(m.Rows, func(start, end int) {
+		row := make([]float32, m.Cols)
+		for r := start; r < end; r++ {
+			m.Row(r, row)
+			switch f {
+			case F32:
+				copy(out.F32[r*m.Cols:], row)
+			case BF16:
+				dst := out.BF16[r*m.Cols : (r+1)*m.Cols]
+				for c, v := range row {
+					dst[c] = F32ToBF16(v)
+				}
+			case Q8:
+				nsc := out.Groups * GroupBlocks
+				quantizeRow(out.Q8[r*out.Stride:(r+1)*out.Stride], out.Scales[r*nsc:(r+1)*nsc], row)
 			}
-		case Q8:
-			nsc := out.Groups * GroupBlocks
-			quantizeRow(out.Q8[r*out.Stride:(r+1)*out.Stride], out.Scales[r*nsc:(r+1)*nsc], row)
 		}
-	}
+	})
 	return out, nil
 }
 
@@ -174,16 +180,20 @@ func abs32(v float32) float32 { return math.Float32frombits(math.Float32bits(v) 
 // roundClamp127 rounds half away from zero and clamps to −127…127 (never −128, which
 // the SIMD sign tricks cannot represent). NaN maps to 0.
 func roundClamp127(v float32) int {
-	if !(v > -127.5) { // also catches NaN
-		if v != v {
-			return 0
+	f := float64(v) // v ± 0.5 is exact in float64
+	if f >= 0 {
+		if f >= 126.5 {
+			return 127
 		}
-		return -127
+		return int(f + 0.5)
 	}
-	if v >= 127.5 {
-		return 127
+	if f < 0 {
+		if f <= -126.5 {
+			return -127
+		}
+		return int(f - 0.5)
 	}
-	return int(math.Round(float64(v)))
+	return 0 // NaN
 }
 
 // BF16ToF32 converts a bfloat16 bit pattern to float32 (exact).
