@@ -37,6 +37,7 @@ type Batcher struct {
 
 	mu      sync.Mutex
 	queue   []*batchRequest // submitted, not yet running
+	away    []*BatchSequence // answered by the last step, not yet back (see gather)
 	running bool            // a scheduler goroutine exists
 	closed  bool
 	kick    chan struct{} // a request was submitted
@@ -111,6 +112,9 @@ func (s *BatchSequence) Len() int { return s.kv.n }
 // Reset empties the sequence.
 func (s *BatchSequence) Reset() { s.kv.n = 0 }
 
+// CacheBytes reports the memory the sequence's KV cache holds.
+func (s *BatchSequence) CacheBytes() int64 { return s.kv.bytes() }
+
 // Forward appends ids and returns the logits of the last one, like Sequence.Forward,
 // but runs in the batcher's next steps together with the other sequences' calls; it
 // blocks until its last token has been processed. ctx is honoured while waiting for a
@@ -154,6 +158,12 @@ func (b *Batcher) submit(r *batchRequest) error {
 		return ErrBatcherClosed
 	}
 	b.queue = append(b.queue, r)
+	for i, s := range b.away {
+		if s == r.seq {
+			b.away = append(b.away[:i], b.away[i+1:]...)
+			break
+		}
+	}
 	start := !b.running
 	b.running = true
 	b.mu.Unlock()
@@ -192,11 +202,8 @@ func (b *Batcher) abort(sg *segment) {
 // loop is the scheduler: it admits queued requests, runs steps, answers finished
 // requests, and exits when nothing is left.
 func (b *Batcher) loop() {
-	answered := 0
 	for {
-		if answered > 0 {
-			b.gather(answered)
-		}
+		b.gather()
 		b.mu.Lock()
 		for len(b.queue) > 0 && len(b.active) < b.maxBatch {
 			b.active = append(b.active, b.queue[0])
@@ -211,12 +218,21 @@ func (b *Batcher) loop() {
 			return
 		}
 		b.mu.Unlock()
-		answered = b.step()
+		b.step()
 	}
 }
 
-// gather waits up to gatherWait for the want sequences just answered to come back.
-func (b *Batcher) gather(want int) {
+// gather waits up to gatherWait for the sequences the last step answered to submit
+// their next call (or until the batch is full), so that streams stay in one phase and
+// share every step. Sequences that do not come back in time (finished generations) are
+// forgotten.
+func (b *Batcher) gather() {
+	b.mu.Lock()
+	waiting := len(b.away) > 0 && len(b.active)+len(b.queue) < b.maxBatch
+	b.mu.Unlock()
+	if !waiting {
+		return
+	}
 	if b.timer == nil {
 		b.timer = time.NewTimer(gatherWait)
 	} else {
@@ -224,22 +240,26 @@ func (b *Batcher) gather(want int) {
 	}
 	defer b.timer.Stop()
 	for {
-		b.mu.Lock()
-		n := len(b.queue)
-		b.mu.Unlock()
-		if n >= want || len(b.active)+n >= b.maxBatch {
-			return
-		}
 		select {
 		case <-b.kick:
 		case <-b.timer.C:
+			b.mu.Lock()
+			clear(b.away)
+			b.away = b.away[:0]
+			b.mu.Unlock()
+			return
+		}
+		b.mu.Lock()
+		waiting = len(b.away) > 0 && len(b.active)+len(b.queue) < b.maxBatch
+		b.mu.Unlock()
+		if !waiting {
 			return
 		}
 	}
 }
 
-// step runs one batched forward pass and returns how many requests it completed.
-func (b *Batcher) step() int {
+// step runs one batched forward pass.
+func (b *Batcher) step() {
 	// Drop requests cancelled while queued or between steps.
 	live := b.active[:0]
 	for _, r := range b.active {
@@ -252,7 +272,7 @@ func (b *Batcher) step() int {
 	clear(b.active[len(live):])
 	b.active = live
 	if len(live) == 0 {
-		return 0
+		return
 	}
 	// One token for every request, then prompt chunks in arrival order.
 	budget := b.stepTokens - len(live)
@@ -275,7 +295,6 @@ func (b *Batcher) step() int {
 	b.m.forward(ws)
 	b.steps.Add(1)
 
-	answered := 0
 	live = b.active[:0]
 	for i := range ws.segs {
 		sg := &ws.segs[i]
@@ -285,8 +304,10 @@ func (b *Batcher) step() int {
 		r := sg.tag.(*batchRequest)
 		r.done += len(sg.ids)
 		if r.done == len(r.ids) {
+			b.mu.Lock()
+			b.away = append(b.away, r.seq)
+			b.mu.Unlock()
 			r.reply <- nil
-			answered++
 			continue
 		}
 		live = append(live, r)
@@ -296,5 +317,4 @@ func (b *Batcher) step() int {
 	for i := range ws.segs {
 		ws.segs[i] = segment{}
 	}
-	return answered
 }

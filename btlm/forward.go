@@ -43,6 +43,10 @@ func (s *Sequence) Len() int { return s.kv.n }
 // Reset empties the sequence, keeping its buffers.
 func (s *Sequence) Reset() { s.kv.n = 0 }
 
+// CacheBytes reports the memory the sequence's KV cache holds (float32 keys and values
+// for every allocated position).
+func (s *Sequence) CacheBytes() int64 { return s.kv.bytes() }
+
 // Forward appends ids at positions Len(), Len()+1, ... and returns the logits (VocabSize
 // values, already multiplied by the output logits scale) of the last of them. The slice
 // is owned by the Sequence and valid until the next call. ctx is checked between layers;
