@@ -36,9 +36,9 @@ type Batcher struct {
 	stepTokens int
 
 	mu      sync.Mutex
-	queue   []*batchRequest // submitted, not yet running
+	queue   []*batchRequest  // submitted, not yet running
 	away    []*BatchSequence // answered by the last step, not yet back (see gather)
-	running bool            // a scheduler goroutine exists
+	running bool             // a scheduler goroutine exists
 	closed  bool
 	kick    chan struct{} // a request was submitted
 
