@@ -80,6 +80,7 @@ func BenchmarkLoopbackLoad(b *testing.B) {
 			b.ReportMetric(rep.PerSecond, "verified_req/s")
 			b.ReportMetric(float64(rep.P50.Microseconds()), "p50_µs")
 			b.ReportMetric(float64(rep.P99.Microseconds()), "p99_µs")
+			b.ReportMetric(float64(rep.CPUPerRequest.Microseconds()), "cpu_µs/req")
 		})
 	}
 }

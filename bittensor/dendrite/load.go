@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/btlm-miner/btlm-miner/bittensor/synapse"
@@ -37,12 +38,16 @@ type LoadReport struct {
 	PerSecond    float64 // successful (verified) requests per second
 	P50, P99     time.Duration
 	Max          time.Duration
+	// CPUPerRequest is the process CPU time (user+system) per request during the run,
+	// when the platform reports it: client and server together when both run in
+	// this process. Unlike PerSecond it hardly depends on what else the machine runs.
+	CPUPerRequest time.Duration
 }
 
 func (r LoadReport) String() string {
-	return fmt.Sprintf("requests=%d ok=%d failures=%v elapsed=%s verified_req/s=%.0f p50=%s p99=%s max=%s",
+	return fmt.Sprintf("requests=%d ok=%d failures=%v elapsed=%s verified_req/s=%.0f p50=%s p99=%s max=%s cpu/req=%s",
 		r.Requests, r.OK, r.Failures, r.Elapsed.Round(time.Millisecond), r.PerSecond,
-		r.P50.Round(time.Microsecond), r.P99.Round(time.Microsecond), r.Max.Round(time.Microsecond))
+		r.P50.Round(time.Microsecond), r.P99.Round(time.Microsecond), r.Max.Round(time.Microsecond), r.CPUPerRequest.Round(time.Microsecond))
 }
 
 type prepared struct {
@@ -94,6 +99,7 @@ func Load(ctx context.Context, cfg LoadConfig, progress io.Writer) (LoadReport, 
 	fails := make([]map[int]int, cfg.Concurrency)
 	var okCount atomic.Int64
 	var wg sync.WaitGroup
+	cpu0 := processCPU()
 	start := time.Now()
 	for i, d := range workers {
 		wg.Add(1)
@@ -123,6 +129,7 @@ func Load(ctx context.Context, cfg LoadConfig, progress io.Writer) (LoadReport, 
 	}
 	wg.Wait()
 	rep := LoadReport{Elapsed: time.Since(start), OK: int(okCount.Load()), Failures: map[int]int{}}
+	cpu := processCPU() - cpu0
 	var all []time.Duration
 	for i := range lat {
 		all = append(all, lat[i]...)
@@ -138,5 +145,17 @@ func Load(ctx context.Context, cfg LoadConfig, progress io.Writer) (LoadReport, 
 		rep.Max = all[len(all)-1]
 	}
 	rep.PerSecond = float64(rep.OK) / rep.Elapsed.Seconds()
+	if cpu0 > 0 && rep.Requests > 0 {
+		rep.CPUPerRequest = cpu / time.Duration(rep.Requests)
+	}
 	return rep, nil
+}
+
+// processCPU returns this process's user+system CPU time (0 if unavailable).
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
