@@ -15,13 +15,14 @@ package miner
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -30,6 +31,7 @@ import (
 	"github.com/btlm-miner/btlm-miner/bittensor/wallet"
 	"github.com/btlm-miner/btlm-miner/btlm"
 	"github.com/btlm-miner/btlm-miner/generate"
+	"github.com/btlm-miner/btlm-miner/hub"
 	"github.com/btlm-miner/btlm-miner/miner/admission"
 	"github.com/btlm-miner/btlm-miner/miner/config"
 	"github.com/btlm-miner/btlm-miner/tokenizer"
@@ -37,11 +39,6 @@ import (
 
 // ErrNotRegistered is returned by Run when the hotkey holds no uid on the subnet.
 var ErrNotRegistered = errors.New("hotkey not registered")
-
-// HubResolve downloads a Hugging Face model into the local HF cache and returns its
-// snapshot directory. The command wires it to package hub; nil means only local
-// directories are accepted.
-var HubResolve func(ctx context.Context, repo, revision string) (dir string, err error)
 
 // Options are Run's injection points; the zero value runs a real miner.
 type Options struct {
@@ -52,7 +49,9 @@ type Options struct {
 	Hotkey *wallet.Keypair
 	// OpenChain replaces subtensor.Open.
 	OpenChain func(ctx context.Context, c subtensor.Config, hotkey subtensor.AccountID) (subtensor.Chain, error)
-	// ResolveModel replaces resolveModel (local directory, else HubResolve).
+	// ResolveModel replaces the default model lookup: an existing directory as is,
+	// otherwise a Hugging Face repository id through package hub (HF cache,
+	// downloading what is missing; HF_HUB_OFFLINE, HF_ENDPOINT, HF_TOKEN honoured).
 	ResolveModel func(ctx context.Context, spec, revision string) (string, error)
 	// OnReady is called once the axon serves, with the bound addresses.
 	OnReady func(Ready)
@@ -107,7 +106,16 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	if hotkey == nil {
 		path := wallet.HotkeyPath(cfg.Wallet.Path, cfg.Wallet.Name, cfg.Wallet.Hotkey)
 		hotkey, err = wallet.LoadHotkey(path)
-		if err != nil {
+		switch {
+		case err != nil && cfg.IsMock() && errors.Is(err, fs.ErrNotExist):
+			// Offline mock network without a wallet: a throwaway key, so that
+			// `btlm-miner run --subtensor.network mock` works out of the box.
+			hotkey, err = ephemeralHotkey()
+			if err != nil {
+				return err
+			}
+			log.Warn("no hotkey file; the mock network runs with a throwaway hotkey", "path", path, "ss58", hotkey.SS58())
+		case err != nil:
 			return fmt.Errorf("load hotkey %s/%s: %w", cfg.Wallet.Name, cfg.Wallet.Hotkey, err)
 		}
 	}
@@ -260,6 +268,15 @@ func axonPort(a *axon.Axon) int {
 	return 0
 }
 
+// ephemeralHotkey returns a random hotkey that is never written anywhere.
+func ephemeralHotkey() (*wallet.Keypair, error) {
+	seed := make([]byte, 32)
+	if _, err := rand.Read(seed); err != nil {
+		return nil, err
+	}
+	return wallet.KeypairFromSeed(seed)
+}
+
 // withTimeout runs f with a deadline.
 func withTimeout(ctx context.Context, d time.Duration, f func(context.Context) error) error {
 	c, cancel := context.WithTimeout(ctx, d)
@@ -271,7 +288,11 @@ func withTimeout(ctx context.Context, d time.Duration, f func(context.Context) e
 func loadEngine(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logger) (*Engine, error) {
 	resolve := opts.ResolveModel
 	if resolve == nil {
-		resolve = resolveModel
+		resolve = func(ctx context.Context, spec, revision string) (string, error) {
+			ho := hub.OptionsFromEnv()
+			ho.Revision, ho.Logger, ho.Progress = revision, log, opts.Stderr
+			return hub.Resolve(ctx, spec, ho)
+		}
 	}
 	start := time.Now()
 	dir, err := resolve(ctx, cfg.BTLM.Model, cfg.BTLM.Revision)
@@ -303,23 +324,4 @@ func loadEngine(ctx context.Context, cfg *config.Config, opts Options, log *slog
 		"seconds", time.Since(start).Round(time.Millisecond).Seconds(), "format", cfg.BTLM.CompletionFormat,
 		"do_sample", cfg.BTLM.DoSample)
 	return engine, nil
-}
-
-// resolveModel accepts an existing directory, and otherwise a Hugging Face repository
-// id through HubResolve.
-func resolveModel(ctx context.Context, spec, revision string) (string, error) {
-	info, err := os.Stat(spec)
-	switch {
-	case err == nil && info.IsDir():
-		return spec, nil
-	case err == nil:
-		return "", fmt.Errorf("%s is a file, not a model directory", spec)
-	case !errors.Is(err, os.ErrNotExist):
-		return "", err
-	case strings.HasPrefix(spec, "/") || strings.HasPrefix(spec, ".") || strings.Count(spec, "/") != 1:
-		return "", fmt.Errorf("model directory %s does not exist", spec)
-	case HubResolve == nil:
-		return "", fmt.Errorf("%s is not a local directory and this build cannot download models; download it first", spec)
-	}
-	return HubResolve(ctx, spec, revision)
 }
