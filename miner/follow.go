@@ -29,6 +29,8 @@ type follower struct {
 	timeout  time.Duration
 	network  string
 	axonPort int
+	// retryBase is the unit of the retry backoff (default 1 s).
+	retryBase time.Duration
 
 	lastSync  uint64    // block of the snapshot in use
 	nextTry   time.Time // after a failed resync, do not retry before this
@@ -51,9 +53,14 @@ func (f *follower) warn(key, msg string, args ...any) {
 	f.log.Warn(msg, args...)
 }
 
-// backoff grows with consecutive failures: 1 s, 2 s, 4 s, ... up to a minute.
-func backoff(failures int) time.Duration {
-	return min(time.Second<<min(failures, 6), time.Minute)
+// backoff grows with consecutive failures: 2 s, 4 s, 8 s, ... up to a minute
+// (retryBase scales it in tests).
+func (f *follower) backoff(failures int) time.Duration {
+	base := f.retryBase
+	if base <= 0 {
+		base = time.Second
+	}
+	return min(base<<min(failures, 6), 60*base)
 }
 
 // loop runs until ctx ends.
@@ -71,8 +78,8 @@ func (f *follower) loop(ctx context.Context) {
 			ch, err := f.chain.SubscribeBlocks(ctx)
 			if err != nil {
 				subFailures++
-				f.warn("subscribe", "cannot follow blocks; retrying (serving continues)", "err", err, "retry_in", backoff(subFailures))
-				if !sleep(ctx, backoff(subFailures)) {
+				f.warn("subscribe", "cannot follow blocks; retrying (serving continues)", "err", err, "retry_in", f.backoff(subFailures))
+				if !sleep(ctx, f.backoff(subFailures)) {
 					return
 				}
 				f.pollBlock(ctx)
@@ -87,7 +94,7 @@ func (f *follower) loop(ctx context.Context) {
 		case b, ok := <-blocks:
 			if !ok {
 				blocks = nil // connection dropped: resubscribe
-				if !sleep(ctx, time.Second) {
+				if !sleep(ctx, f.backoff(0)) {
 					return
 				}
 				continue
@@ -144,9 +151,9 @@ func (f *follower) resync(ctx context.Context) {
 			return
 		}
 		f.failures++
-		f.nextTry = time.Now().Add(backoff(f.failures))
+		f.nextTry = time.Now().Add(f.backoff(f.failures))
 		f.warn("metagraph", "metagraph resync failed; keeping the previous snapshot", "err", err,
-			"snapshot_block", f.lastSync, "retry_in", backoff(f.failures))
+			"snapshot_block", f.lastSync, "retry_in", f.backoff(f.failures))
 		return
 	}
 	f.failures = 0

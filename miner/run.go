@@ -60,6 +60,8 @@ type Options struct {
 
 	// wrapSequence, in tests, wraps every model sequence (e.g. to slow it down).
 	wrapSequence func(generate.Sequence) generate.Sequence
+	// retryBase, in tests, shortens the chain retry backoff.
+	retryBase time.Duration
 }
 
 // Ready describes a running miner.
@@ -241,7 +243,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 		log.Info("axon not started (--miner.no_start_axon)")
 	}
 	fl := &follower{cfg: cfg, log: log, chain: chain, s: s, me: me, hotkey: hotkey, timeout: opts.ChainTimeout,
-		network: network, axonPort: axonPort(ax)}
+		network: network, axonPort: axonPort(ax), retryBase: opts.retryBase}
 	fl.serveAxon(ctx, g)
 	if opts.OnReady != nil {
 		opts.OnReady(ready)

@@ -66,7 +66,7 @@ type testMiner struct {
 // startMiner runs Run with args added to the defaults of a local test: mock chain with
 // the miner at uid 0 and a validator (//Alice, 1000 TAO, permit) at uid 1, axon and
 // metrics on 127.0.0.1 ports chosen by the kernel.
-func startMiner(t *testing.T, args []string, opts Options) *testMiner {
+func startMiner(t *testing.T, args []string, opts Options, wrap func(*subtensor.MockChain) subtensor.Chain) *testMiner {
 	t.Helper()
 	f := tiny(t)
 	tm := &testMiner{t: t, f: f, hotkey: key(t, "//btlm-miner-test"), logs: &syncBuffer{}, done: make(chan error, 1)}
@@ -91,6 +91,9 @@ func startMiner(t *testing.T, args []string, opts Options) *testMiner {
 	opts.Hotkey = tm.hotkey
 	opts.Logger = slog.New(slog.NewTextHandler(tm.logs, &slog.HandlerOptions{Level: LevelTrace}))
 	opts.OpenChain = func(context.Context, subtensor.Config, subtensor.AccountID) (subtensor.Chain, error) {
+		if wrap != nil {
+			return wrap(tm.chain), nil
+		}
 		return tm.chain, nil
 	}
 	readyc := make(chan Ready, 1)
@@ -157,7 +160,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 func TestRunServesMockNetwork(t *testing.T) {
-	tm := startMiner(t, nil, Options{})
+	tm := startMiner(t, nil, Options{}, nil)
 	f := tm.f
 	validator := dendrite.New(key(t, "//Alice"))
 	defer validator.CloseIdleConnections()
@@ -266,7 +269,7 @@ func TestRunShutdownDrains(t *testing.T) {
 			time.Sleep(15 * time.Millisecond)
 		}}
 	}}
-	tm := startMiner(t, nil, opts)
+	tm := startMiner(t, nil, opts, nil)
 	validator := dendrite.New(key(t, "//Alice"))
 	defer validator.CloseIdleConnections()
 
@@ -322,5 +325,72 @@ func TestRunNotRegistered(t *testing.T) {
 	}
 	if !strings.Contains(fmt.Sprint(err), ErrNotRegistered.Error()) {
 		t.Errorf("error does not wrap ErrNotRegistered: %v", err)
+	}
+}
+
+// flakyChain fails its first calls, like a node that is restarting.
+type flakyChain struct {
+	*subtensor.MockChain
+	subscribeFails atomic.Int32 // SubscribeBlocks fails while > 0
+	graphFails     atomic.Int32 // Metagraph fails while > 0 (after the first success)
+	graphCalls     atomic.Int32
+}
+
+func (c *flakyChain) SubscribeBlocks(ctx context.Context) (<-chan uint64, error) {
+	if c.subscribeFails.Add(-1) >= 0 {
+		return nil, fmt.Errorf("connection refused")
+	}
+	return c.MockChain.SubscribeBlocks(ctx)
+}
+
+func (c *flakyChain) Metagraph(ctx context.Context, netuid uint16) (*subtensor.Metagraph, error) {
+	if c.graphCalls.Add(1) > 1 && c.graphFails.Add(-1) >= 0 {
+		return nil, fmt.Errorf("broken pipe")
+	}
+	return c.MockChain.Metagraph(ctx, netuid)
+}
+
+// TestRunSurvivesChainErrors: subscription and resync failures are logged and retried;
+// the miner keeps serving (here with the prompt cache on: a repeated prompt is
+// refused, a new one answered) and resyncs once the chain answers again.
+func TestRunSurvivesChainErrors(t *testing.T) {
+	var flaky *flakyChain
+	tm := startMiner(t, []string{"--miner.blacklist.use_prompt_cache", "--miner.blacklist.prompt_cache_block_span", "1000000"},
+		Options{retryBase: 5 * time.Millisecond}, func(c *subtensor.MockChain) subtensor.Chain {
+			flaky = &flakyChain{MockChain: c}
+			flaky.subscribeFails.Store(2)
+			flaky.graphFails.Store(3)
+			return flaky
+		})
+	validator := dendrite.New(key(t, "//Alice"))
+	defer validator.CloseIdleConnections()
+	ask := func(msg string) *dendrite.Result {
+		return validator.Call(context.Background(), tm.target(), synapse.NewPrompting([]string{"user"}, []string{msg}), 10*time.Second)
+	}
+	if res := ask("first"); !res.OK() {
+		t.Fatalf("first request: %d %q", res.StatusCode, res.StatusMessage)
+	}
+	// B2 fixed: the cache refuses only a repeat.
+	if res := ask("first"); res.StatusCode != http.StatusForbidden || !strings.Contains(res.StatusMessage, "Prompt sent recently") {
+		t.Errorf("repeated prompt: %d %q, want 403", res.StatusCode, res.StatusMessage)
+	}
+	if res := ask("second"); !res.OK() {
+		t.Errorf("new prompt: %d %q", res.StatusCode, res.StatusMessage)
+	}
+	waitFor(t, "a resync after the chain errors", func() bool {
+		return strings.Contains(tm.logs.String(), "msg=status step=1")
+	})
+	logs := tm.logs.String()
+	for _, want := range []string{"cannot follow blocks", "metagraph resync failed"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("logs lack %q", want)
+		}
+	}
+	if flaky.graphFails.Load() >= 0 {
+		t.Errorf("resync failures not all consumed: %d left", flaky.graphFails.Load())
+	}
+	_, body := tm.get("/metrics")
+	if !strings.Contains(body, `btlm_miner_rejected_total{reason="prompt_cached"} 1`) {
+		t.Error("/metrics does not count the cached prompt")
 	}
 }
