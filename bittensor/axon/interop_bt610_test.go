@@ -98,6 +98,15 @@ func TestBT610DendriteToGoAxon(t *testing.T) {
 	if r.StatusCode == nil || *r.StatusCode != 401 || r.StatusMessage == nil || !strings.HasPrefix(*r.StatusMessage, "Not Verified with error: Signature mismatch") {
 		t.Errorf("wrong hotkey: %+v", r)
 	}
+	// A blacklisted caller: the 6.1.0 client records 403 and the reason.
+	caller := seedKey(t, otherSeed).SS58()
+	_, tgt2 := startAxon(t, Config{}, WithBlacklist(func(_ context.Context, ri *RequestInfo) (bool, string) {
+		return ri.Hotkey == caller, "not a validator"
+	}))
+	r = runBT610Query(t, kit, env, tgt2.Port, axonSS58, "hi")
+	if r.StatusCode == nil || *r.StatusCode != 403 || r.StatusMessage == nil || *r.StatusMessage != "Forbidden. Key is blacklisted: not a validator." {
+		t.Errorf("blacklisted: %+v", r)
+	}
 }
 
 // TestGoDendriteToBT610Axon: the Go dendrite, in both styles, calls the real 6.1.0 axon.
