@@ -34,6 +34,12 @@ func attnWeightedSumAVX512(p, v *float32, stride, n, d int, out *float32)
 func dotQ8x4r2VNNI(w *uint8, ws *float32, xq *int8, xs *float32, xc *int32, ng int, out *[8]float32)
 
 //go:noescape
+func attnScoresF16AVX512(q *float32, k *uint16, stride, n, d int, s *float32)
+
+//go:noescape
+func attnWeightedSumF16AVX512(p *float32, v *uint16, stride, n, d int, out *float32)
+
+//go:noescape
 func dotF32AVX2(w, x *float32, n int) float32
 
 //go:noescape
@@ -79,6 +85,28 @@ func asmKernels(lv Level, ks *kernelSet) {
 	ks.dotQ8x4r2 = vnniDotQ8x4r2
 	ks.attnScores = avx512AttnScores
 	ks.attnWeightedSum = avx512AttnWeightedSum
+	ks.attnScoresF16 = avx512AttnScoresF16
+	ks.attnWeightedSumF16 = avx512AttnWeightedSumF16
+}
+
+func avx512AttnScoresF16(q []float32, keys []uint16, stride, n int, s []float32) {
+	d := len(q)
+	if n == 0 || d == 0 {
+		clear(s[:n])
+		return
+	}
+	_, _ = keys[(n-1)*stride+d-1], s[n-1]
+	attnScoresF16AVX512(&q[0], &keys[0], stride, n, d, &s[0])
+}
+
+func avx512AttnWeightedSumF16(p []float32, values []uint16, stride, n int, out []float32) {
+	d := len(out)
+	if n == 0 || d == 0 {
+		clear(out)
+		return
+	}
+	_, _ = values[(n-1)*stride+d-1], p[n-1]
+	attnWeightedSumF16AVX512(&p[0], &values[0], stride, n, d, &out[0])
 }
 
 func avx512AttnScores(q, keys []float32, stride, n int, s []float32) {

@@ -775,3 +775,122 @@ q8r2reduce:
 	VMOVSS X7, 28(R8)
 	VZEROUPPER
 	RET
+
+// func attnScoresF16AVX512(q *float32, k *uint16, stride, n, d int, s *float32)
+// attnScoresAVX512 with IEEE half-precision keys (VCVTPH2PS); stride in elements.
+TEXT ·attnScoresF16AVX512(SB), NOSPLIT, $0-48
+	MOVQ q+0(FP), SI
+	MOVQ k+8(FP), DI
+	MOVQ stride+16(FP), BX
+	SHLQ $1, BX
+	MOVQ n+24(FP), CX
+	MOVQ d+32(FP), DX
+	MOVQ s+40(FP), R8
+	MOVQ DX, R9
+	SHRQ $4, R9
+	MOVQ DX, R13
+	ANDQ $15, R13
+	MOVQ CX, R12
+	MOVQ R13, CX
+	TAILMASK
+	MOVQ R12, CX
+
+h16scoresPos:
+	TESTQ CX, CX
+	JZ    h16scoresDone
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	MOVQ   SI, R10
+	MOVQ   DI, R11
+	MOVQ   R9, R12
+
+h16scoresChunk:
+	TESTQ R12, R12
+	JZ    h16scoresTail
+	VCVTPH2PS   (R11), Z3
+	VFMADD231PS (R10), Z3, Z0
+	ADDQ $64, R10
+	ADDQ $32, R11
+	DECQ R12
+	JMP  h16scoresChunk
+
+h16scoresTail:
+	TESTQ R13, R13
+	JZ    h16scoresSum
+	VMOVUPS.Z   (R10), K1, Z2
+	VCVTPH2PS.Z (R11), K1, Z3
+	VFMADD231PS Z3, Z2, Z1
+
+h16scoresSum:
+	VADDPS Z1, Z0, Z0
+	HSUM16(Z0, Y0, X0, Y1, X1)
+	VMOVSS X0, (R8)
+	ADDQ   $4, R8
+	ADDQ   BX, DI
+	DECQ   CX
+	JMP    h16scoresPos
+
+h16scoresDone:
+	VZEROUPPER
+	RET
+
+// func attnWeightedSumF16AVX512(p *float32, v *uint16, stride, n, d int, out *float32)
+// attnWeightedSumAVX512 with half-precision values.
+TEXT ·attnWeightedSumF16AVX512(SB), NOSPLIT, $0-48
+	MOVQ p+0(FP), SI
+	MOVQ v+8(FP), DI
+	MOVQ stride+16(FP), BX
+	SHLQ $1, BX
+	MOVQ n+24(FP), R13
+	MOVQ d+32(FP), DX
+	MOVQ out+40(FP), R8
+
+h16wsumChunk:
+	TESTQ DX, DX
+	JLE   h16wsumDone
+	MOVL  $0xffff, AX
+	KMOVW AX, K1
+	CMPQ  DX, $16
+	JGE   h16wsumFull
+	MOVQ  DX, CX
+	TAILMASK
+
+h16wsumFull:
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	MOVQ   SI, R10
+	MOVQ   DI, R11
+	MOVQ   R13, CX
+
+h16wsumPos2:
+	CMPQ CX, $2
+	JL   h16wsumPos1
+	VBROADCASTSS (R10), Z2
+	VBROADCASTSS 4(R10), Z3
+	VCVTPH2PS.Z  (R11), K1, Z4
+	VCVTPH2PS.Z  (R11)(BX*1), K1, Z5
+	VFMADD231PS  Z4, Z2, Z0
+	VFMADD231PS  Z5, Z3, Z1
+	ADDQ $8, R10
+	LEAQ (R11)(BX*2), R11
+	SUBQ $2, CX
+	JMP  h16wsumPos2
+
+h16wsumPos1:
+	TESTQ CX, CX
+	JZ    h16wsumStore
+	VBROADCASTSS (R10), Z2
+	VCVTPH2PS.Z  (R11), K1, Z4
+	VFMADD231PS  Z4, Z2, Z0
+
+h16wsumStore:
+	VADDPS  Z1, Z0, Z0
+	VMOVUPS Z0, K1, (R8)
+	ADDQ $64, R8
+	ADDQ $32, DI
+	SUBQ $16, DX
+	JMP  h16wsumChunk
+
+h16wsumDone:
+	VZEROUPPER
+	RET

@@ -46,22 +46,31 @@ func Softmax(x []float32) {
 // is allocated. It panics if a slice is too short (a programming error).
 func AttentionHead(out, q, keys, values []float32, stride, n int, scale, slope float32, scores []float32) {
 	d := len(q)
-	if len(out) != d || n < 0 || len(scores) < n || (n > 0 && (stride < d || len(keys) < (n-1)*stride+d || len(values) < (n-1)*stride+d)) {
-		panic(fmt.Sprintf("kernels.AttentionHead: d=%d len(out)=%d n=%d stride=%d len(keys)=%d len(values)=%d len(scores)=%d",
-			d, len(out), n, stride, len(keys), len(values), len(scores)))
-	}
+	checkAttention(d, len(out), n, stride, len(keys), len(values), len(scores))
 	if n == 0 {
 		clear(out)
 		return
 	}
 	sc := scores[:n]
 	active.attnScores(q, keys, stride, n, sc)
-	last := float32(n - 1)
+	biasSoftmax(sc, scale, slope)
+	active.attnWeightedSum(sc, values, stride, n, out)
+}
+
+func checkAttention(d, nOut, n, stride, nKeys, nValues, nScores int) {
+	if nOut != d || n < 0 || nScores < n || (n > 0 && (stride < d || nKeys < (n-1)*stride+d || nValues < (n-1)*stride+d)) {
+		panic(fmt.Sprintf("kernels.AttentionHead: d=%d len(out)=%d n=%d stride=%d len(keys)=%d len(values)=%d len(scores)=%d",
+			d, nOut, n, stride, nKeys, nValues, nScores))
+	}
+}
+
+// biasSoftmax turns raw scores q·k_j into softmax(scale·s_j − slope·(n−1−j)).
+func biasSoftmax(sc []float32, scale, slope float32) {
+	last := float32(len(sc) - 1)
 	for j, s := range sc {
 		sc[j] = scale*s - slope*(last-float32(j))
 	}
 	Softmax(sc)
-	active.attnWeightedSum(sc, values, stride, n, out)
 }
 
 // Exp32 returns e^x in float32 with a relative error below 3e-7 (range reduction by

@@ -189,3 +189,113 @@ func TestExp32(t *testing.T) {
 		t.Error("Exp32(NaN) is not NaN")
 	}
 }
+
+// attnRef is AttentionHead in float64: the output and the probabilities.
+func attnRef(q, keys, values []float32, stride, n int, scale, slope float64) (out, p []float64) {
+	d := len(q)
+	p = make([]float64, n)
+	mx := math.Inf(-1)
+	for j := 0; j < n; j++ {
+		var dot float64
+		for i := 0; i < d; i++ {
+			dot += float64(q[i]) * float64(keys[j*stride+i])
+		}
+		p[j] = scale*dot - slope*float64(n-1-j)
+		mx = math.Max(mx, p[j])
+	}
+	var z float64
+	for j := range p {
+		p[j] = math.Exp(p[j] - mx)
+		z += p[j]
+	}
+	out = make([]float64, d)
+	for j := range p {
+		p[j] /= z
+		for i := 0; i < d; i++ {
+			out[i] += p[j] * float64(values[j*stride+i])
+		}
+	}
+	return out, p
+}
+
+func TestAttentionHeadF16(t *testing.T) {
+	r := rand.New(rand.NewPCG(35, 36))
+	for _, ks := range levels() {
+		saved := active
+		active = ks
+		for _, d := range []int{1, 7, 16, 33, 80} {
+			for _, n := range []int{0, 1, 3, 100} {
+				stride := d + 5
+				q := randF32(r, d)
+				kf, vf := randF32(r, n*stride), randF32(r, n*stride)
+				kh, vh := make([]uint16, len(kf)), make([]uint16, len(vf))
+				ConvertF16(kh, kf)
+				ConvertF16(vh, vf)
+				for i := range kf { // the reference sees exactly the stored values
+					kf[i], vf[i] = F16ToF32(kh[i]), F16ToF32(vh[i])
+				}
+				out, scores := make([]float32, d), make([]float32, n)
+				AttentionHeadF16(out, q, kh, vh, stride, n, 0.125, 0.3, scores)
+				want, p := attnRef(q, kf, vf, stride, n, 0.125, 0.3)
+				for i := range out {
+					if math.Abs(float64(out[i])-want[i]) > 1e-4*(1+math.Abs(want[i])) {
+						t.Fatalf("%v d=%d n=%d: out[%d] = %v, want %v", ks.level, d, n, i, out[i], want[i])
+					}
+				}
+				for j := range p {
+					if math.Abs(float64(scores[j])-p[j]) > 1e-5 {
+						t.Fatalf("%v d=%d n=%d: p[%d] = %v, want %v", ks.level, d, n, j, scores[j], p[j])
+					}
+				}
+			}
+		}
+		active = saved
+	}
+}
+
+func TestF16Conversion(t *testing.T) {
+	// Every finite half value survives the round trip; NaNs stay NaN.
+	for h := 0; h < 1<<16; h++ {
+		f := F16ToF32(uint16(h))
+		if f != f {
+			if back := F16ToF32(F32ToF16(f)); back == back {
+				t.Fatalf("NaN %#x did not stay NaN", h)
+			}
+			continue
+		}
+		if back := F32ToF16(f); back != uint16(h) {
+			t.Fatalf("round trip %#x → %v → %#x", h, f, back)
+		}
+	}
+	for _, tc := range []struct {
+		in   float32
+		want uint16
+	}{
+		{1, 0x3c00}, {-2, 0xc000}, {65504, 0x7bff}, {65520, 0x7c00}, {1e9, 0x7c00},
+		{5.960464477539063e-08, 0x0001}, {2.9802322387695312e-08, 0x0000}, // halfway to the smallest subnormal: even
+		{8.940696716308594e-08, 0x0002}, // 1.5 × smallest: rounds to even (2)
+		{1 + 1.0/2048, 0x3c00}, {1 + 3.0/2048, 0x3c02}, // ties to even in the normal range
+	} {
+		if got := F32ToF16(tc.in); got != tc.want {
+			t.Errorf("F32ToF16(%v) = %#x, want %#x", tc.in, got, tc.want)
+		}
+	}
+	// Rounding is to the nearest half value.
+	r := rand.New(rand.NewPCG(37, 38))
+	for i := 0; i < 100000; i++ {
+		f := float32(r.NormFloat64() * math.Pow(2, float64(r.IntN(40)-25)))
+		h := F32ToF16(f)
+		if math.Abs(float64(f)) >= 65520 { // IEEE overflow threshold: Inf is right
+			if h&0x7fff != 0x7c00 {
+				t.Fatalf("F32ToF16(%v) = %#x, want ±Inf", f, h)
+			}
+			continue
+		}
+		got := math.Abs(float64(F16ToF32(h)) - float64(f))
+		for _, nb := range []uint16{h - 1, h + 1} {
+			if v := F16ToF32(nb); !math.IsInf(float64(v), 0) && v == v && math.Abs(float64(v)-float64(f)) < got {
+				t.Fatalf("F32ToF16(%v) = %#x, but %#x is nearer", f, h, nb)
+			}
+		}
+	}
+}

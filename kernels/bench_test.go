@@ -92,29 +92,42 @@ func BenchmarkMatMul(b *testing.B) {
 
 // BenchmarkAttentionHead is one head (d = 80) of one query over a cached context, with
 // the cache laid out position-major (stride 2560: all heads of a position together) and
-// head-major (stride 80: one head's positions contiguous).
+// head-major (stride 80: one head's positions contiguous), in float32 and half
+// precision. Heads are visited in turn, as one layer's attention does.
 func BenchmarkAttentionHead(b *testing.B) {
-	for _, n := range []int{128, 2048} {
-		for _, stride := range []int{2560, 80} {
-			b.Run(fmt.Sprintf("ctx%d/stride%d", n, stride), func(b *testing.B) {
-				r := rand.New(rand.NewPCG(2, 2))
-				d := 80
-				// 32 heads' worth of cache, visited in turn, as one layer's attention does.
-				heads := 32
-				keys, values := randF32(r, heads*n*d), randF32(r, heads*n*d)
-				q := randF32(r, d)
-				out, scores := make([]float32, d), make([]float32, n)
-				b.SetBytes(int64(2 * n * d * 4))
-				for i := 0; i < b.N; i++ {
-					h := i % heads
-					base := h * d // position-major: head h's columns
-					if stride == d {
-						base = h * n * d // head-major: head h's block
+	for _, kv := range []string{"f32", "f16"} {
+		for _, n := range []int{128, 2048} {
+			for _, stride := range []int{2560, 80} {
+				b.Run(fmt.Sprintf("%s/ctx%d/stride%d", kv, n, stride), func(b *testing.B) {
+					r := rand.New(rand.NewPCG(2, 2))
+					d, heads := 80, 32
+					keys, values := randF32(r, heads*n*d), randF32(r, heads*n*d)
+					keysH, valuesH := make([]uint16, len(keys)), make([]uint16, len(values))
+					ConvertF16(keysH, keys)
+					ConvertF16(valuesH, values)
+					q := randF32(r, d)
+					out, scores := make([]float32, d), make([]float32, n)
+					elem := int64(4)
+					if kv == "f16" {
+						elem = 2
 					}
-					AttentionHead(out, q, keys[base:], values[base:], stride, n, 1.0/80, 0.5, scores)
-				}
-				b.ReportMetric(4*float64(n*d)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-			})
+					b.SetBytes(2 * int64(n*d) * elem)
+					b.ResetTimer()
+					for i := 0; i < b.N; i++ {
+						h := i % heads
+						base := h * d // position-major: head h's columns
+						if stride == d {
+							base = h * n * d // head-major: head h's block
+						}
+						if kv == "f16" {
+							AttentionHeadF16(out, q, keysH[base:], valuesH[base:], stride, n, 1.0/80, 0.5, scores)
+						} else {
+							AttentionHead(out, q, keys[base:], values[base:], stride, n, 1.0/80, 0.5, scores)
+						}
+					}
+					b.ReportMetric(4*float64(n*d)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				})
+			}
 		}
 	}
 }

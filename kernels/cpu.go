@@ -86,6 +86,9 @@ type kernelSet struct {
 	attnScores func(q, keys []float32, stride, n int, s []float32)
 	// attnWeightedSum sets out = Σ_{j<n} p[j]·values[j*stride : j*stride+len(out)].
 	attnWeightedSum func(p, values []float32, stride, n int, out []float32)
+	// attnScoresF16 and attnWeightedSumF16 are the same over half-precision keys/values.
+	attnScoresF16      func(q []float32, keys []uint16, stride, n int, s []float32)
+	attnWeightedSumF16 func(p []float32, values []uint16, stride, n int, out []float32)
 }
 
 func kernelsFor(lv Level) kernelSet {
@@ -98,6 +101,9 @@ func kernelsFor(lv Level) kernelSet {
 		dotQ8:     refDotQ8,
 		dotQ8x4:   refDotQ8x4,
 		axpy:      refAxpy,
+
+		attnScoresF16:      refAttnScoresF16,
+		attnWeightedSumF16: refAttnWeightedSumF16,
 	}
 	asmKernels(lv, &ks)
 	if ks.dotQ8x4r2 == nil { // two calls of this level's dotQ8x4
