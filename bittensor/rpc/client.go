@@ -7,7 +7,8 @@
 // disconnected wait for the connection until their deadline and then fail with an error
 // naming the endpoint and the last connection error. Calls in flight when a connection
 // drops fail with ErrDisconnected (they are not retried, since a submission must not be
-// sent twice behind the caller's back).
+// sent twice behind the caller's back); calls that had not been sent yet wait for the
+// next connection.
 //
 // Protocol reference: JSON-RPC 2.0 and Substrate's pub/sub convention
 // ({"method": …, "params": {"subscription": id, "result": …}}), as served by
@@ -225,6 +226,10 @@ func (c *Client) dial() (*conn, error) {
 // attach publishes a new connection and re-subscribes resumable subscriptions on it.
 func (c *Client) attach(cn *conn) {
 	c.mu.Lock()
+	if cn.isDead() { // died before it could be used; run() moves on to detach
+		c.mu.Unlock()
+		return
+	}
 	c.conn = cn
 	close(c.connected)
 	var resume []*Subscription
@@ -316,10 +321,18 @@ func (c *Client) Call(ctx context.Context, result any, method string, params ...
 
 // request sends one request on the current connection (waiting for one) and waits for
 // its response. sub, when set, is registered by the reader under the returned id.
+// A request that never left because its connection had just died is sent again on the
+// next connection.
 func (c *Client) request(ctx context.Context, method string, params []any, sub *Subscription) (json.RawMessage, error) {
-	cn, err := c.waitConn(ctx)
-	if err != nil {
-		return nil, err
+	for {
+		cn, err := c.waitConn(ctx)
+		if err != nil {
+			return nil, err
+		}
+		res, err := cn.request(ctx, method, params, sub)
+		if errors.Is(err, errNotSent) && ctx.Err() == nil && c.ctx.Err() == nil {
+			continue
+		}
+		return res, err
 	}
-	return cn.request(ctx, method, params, sub)
 }

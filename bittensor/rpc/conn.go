@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -75,7 +76,29 @@ func (cn *conn) fail(err error) {
 		p.ch <- response{err: fmt.Errorf("%w (%v)", ErrDisconnected, err)}
 	}
 	close(cn.done)
+	// Withdraw the connection at once, so new calls wait for the next one instead of
+	// failing on this one.
+	c := cn.c
+	c.mu.Lock()
+	if c.conn == cn {
+		c.conn = nil
+		c.connected = make(chan struct{})
+	}
+	c.lastErr = err
+	c.mu.Unlock()
 }
+
+func (cn *conn) isDead() bool {
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	return cn.dead
+}
+
+// errNotSent marks a request that never left this process because its connection was
+// already dead: it is safe to send it again on the next connection.
+var errNotSent = errors.New("not sent")
+
+func notSent(err error) error { return fmt.Errorf("%w: %w", errNotSent, err) }
 
 func (cn *conn) readLoop() {
 	defer cn.wg.Done()
@@ -233,7 +256,7 @@ func (cn *conn) request(ctx context.Context, method string, params []any, sub *S
 	if cn.dead {
 		err := cn.err
 		cn.mu.Unlock()
-		return nil, fmt.Errorf("%w (%v)", ErrDisconnected, err)
+		return nil, notSent(fmt.Errorf("%w (%v)", ErrDisconnected, err))
 	}
 	cn.pending[id] = p
 	cn.mu.Unlock()
@@ -246,8 +269,8 @@ func (cn *conn) request(ctx context.Context, method string, params []any, sub *S
 	}
 	select {
 	case cn.writes <- msg:
-	case r := <-p.ch: // connection failed before the write
-		return r.result, r.err
+	case r := <-p.ch: // the connection failed before the request was queued
+		return nil, notSent(r.err)
 	case <-ctx.Done():
 		forget()
 		return nil, fmt.Errorf("%s: %w", cn.c.url, ctx.Err())
