@@ -294,12 +294,12 @@ func TestForwardOutcomes(t *testing.T) {
 			t.Fatalf("started %q", got)
 		}
 		wg.Add(1)
-		go func() { defer wg.Done(); results <- call("queued-expires", 400*time.Millisecond) }()
+		go func() { defer wg.Done(); results <- call("queued-expires", 1500*time.Millisecond) }()
 		waitFor(t, func() bool { return a.Stats().Queued == 1 })
 		expect(call("overflow", 2*time.Second), 503, "Service unavailable: queue full")
 		// The queued request cannot start before its deadline: 408, withdrawn from the queue.
 		r := <-results
-		expect(r, 408, "Response timeout after: 0.4s")
+		expect(r, 408, "Response timeout after: 1.5s")
 		waitFor(t, func() bool { return a.Stats().Queued == 0 })
 		close(release)
 		wg.Wait()
