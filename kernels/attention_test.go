@@ -273,7 +273,7 @@ func TestF16Conversion(t *testing.T) {
 	}{
 		{1, 0x3c00}, {-2, 0xc000}, {65504, 0x7bff}, {65520, 0x7c00}, {1e9, 0x7c00},
 		{5.960464477539063e-08, 0x0001}, {2.9802322387695312e-08, 0x0000}, // halfway to the smallest subnormal: even
-		{8.940696716308594e-08, 0x0002}, // 1.5 × smallest: rounds to even (2)
+		{8.940696716308594e-08, 0x0002},                // 1.5 × smallest: rounds to even (2)
 		{1 + 1.0/2048, 0x3c00}, {1 + 3.0/2048, 0x3c02}, // ties to even in the normal range
 	} {
 		if got := F32ToF16(tc.in); got != tc.want {
