@@ -492,9 +492,9 @@ scoresDone:
 	RET
 
 // func attnWeightedSumAVX512(p, v *float32, stride, n, d int, out *float32)
-// out[i] = Σ_j p[j]·v[j*stride+i] for i < d (overwrites out), j < n.
-// One pass over the positions per 16 output values; masked loads and stores for the
-// last partial chunk.
+// out[i] = Σ_j p[j]·v[j*stride+i] for i < d (overwrites out), j < n. One pass over
+// the positions; out (d floats) stays in L1 and is updated two positions at a time,
+// with masked loads and stores for the last partial 16-float chunk.
 TEXT ·attnWeightedSumAVX512(SB), NOSPLIT, $0-48
 	MOVQ p+0(FP), SI
 	MOVQ v+8(FP), DI
@@ -503,49 +503,83 @@ TEXT ·attnWeightedSumAVX512(SB), NOSPLIT, $0-48
 	MOVQ n+24(FP), R13
 	MOVQ d+32(FP), DX
 	MOVQ out+40(FP), R8
-
-wsumChunk:
-	TESTQ DX, DX
-	JLE   wsumDone
-	MOVL  $0xffff, AX
-	KMOVW AX, K1
-	CMPQ  DX, $16
-	JGE   wsumFull
-	MOVQ  DX, CX
+	MOVQ DX, R9
+	SHRQ $4, R9            // full chunks
+	ANDQ $15, DX           // tail length
+	MOVQ DX, CX
 	TAILMASK
-
-wsumFull:
+	// out = 0
 	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	MOVQ   SI, R10         // p
-	MOVQ   DI, R11         // v column chunk
-	MOVQ   R13, CX
+	MOVQ   R8, R10
+	MOVQ   R9, R12
+wsumZero:
+	TESTQ R12, R12
+	JZ    wsumZeroTail
+	VMOVUPS Z0, (R10)
+	ADDQ $64, R10
+	DECQ R12
+	JMP  wsumZero
+wsumZeroTail:
+	VMOVUPS Z0, K1, (R10)
 
 wsumPos2:
-	CMPQ CX, $2
+	CMPQ R13, $2
 	JL   wsumPos1
-	VBROADCASTSS (R10), Z2
-	VBROADCASTSS 4(R10), Z3
-	VFMADD231PS  (R11), Z2, K1, Z0
-	VFMADD231PS  (R11)(BX*1), Z3, K1, Z1
-	ADDQ $8, R10
-	LEAQ (R11)(BX*2), R11
-	SUBQ $2, CX
+	VBROADCASTSS (SI), Z2
+	VBROADCASTSS 4(SI), Z3
+	MOVQ R8, R10
+	MOVQ DI, R11
+	MOVQ R9, R12
+wsumChunk2:
+	TESTQ R12, R12
+	JZ    wsumTail2
+	VMOVUPS     (R10), Z0
+	VFMADD231PS (R11), Z2, Z0
+	VFMADD231PS (R11)(BX*1), Z3, Z0
+	VMOVUPS     Z0, (R10)
+	ADDQ $64, R10
+	ADDQ $64, R11
+	DECQ R12
+	JMP  wsumChunk2
+wsumTail2:
+	TESTQ DX, DX
+	JZ    wsumNext2
+	VMOVUPS.Z   (R10), K1, Z0
+	VMOVUPS.Z   (R11), K1, Z4
+	VMOVUPS.Z   (R11)(BX*1), K1, Z5
+	VFMADD231PS Z4, Z2, Z0
+	VFMADD231PS Z5, Z3, Z0
+	VMOVUPS     Z0, K1, (R10)
+wsumNext2:
+	ADDQ $8, SI
+	LEAQ (DI)(BX*2), DI
+	SUBQ $2, R13
 	JMP  wsumPos2
 
 wsumPos1:
-	TESTQ CX, CX
-	JZ    wsumStore
-	VBROADCASTSS (R10), Z2
-	VFMADD231PS  (R11), Z2, K1, Z0
-
-wsumStore:
-	VADDPS  Z1, Z0, Z0
-	VMOVUPS Z0, K1, (R8)
-	ADDQ $64, R8
-	ADDQ $64, DI
-	SUBQ $16, DX
-	JMP  wsumChunk
+	TESTQ R13, R13
+	JZ    wsumDone
+	VBROADCASTSS (SI), Z2
+	MOVQ R8, R10
+	MOVQ DI, R11
+	MOVQ R9, R12
+wsumChunk1:
+	TESTQ R12, R12
+	JZ    wsumTail1
+	VMOVUPS     (R10), Z0
+	VFMADD231PS (R11), Z2, Z0
+	VMOVUPS     Z0, (R10)
+	ADDQ $64, R10
+	ADDQ $64, R11
+	DECQ R12
+	JMP  wsumChunk1
+wsumTail1:
+	TESTQ DX, DX
+	JZ    wsumDone
+	VMOVUPS.Z   (R10), K1, Z0
+	VMOVUPS.Z   (R11), K1, Z4
+	VFMADD231PS Z4, Z2, Z0
+	VMOVUPS     Z0, K1, (R10)
 
 wsumDone:
 	VZEROUPPER
@@ -835,7 +869,7 @@ h16scoresDone:
 	RET
 
 // func attnWeightedSumF16AVX512(p *float32, v *uint16, stride, n, d int, out *float32)
-// attnWeightedSumAVX512 with half-precision values.
+// attnWeightedSumAVX512 with half-precision values (VCVTPH2PS).
 TEXT ·attnWeightedSumF16AVX512(SB), NOSPLIT, $0-48
 	MOVQ p+0(FP), SI
 	MOVQ v+8(FP), DI
@@ -844,52 +878,86 @@ TEXT ·attnWeightedSumF16AVX512(SB), NOSPLIT, $0-48
 	MOVQ n+24(FP), R13
 	MOVQ d+32(FP), DX
 	MOVQ out+40(FP), R8
-
-h16wsumChunk:
-	TESTQ DX, DX
-	JLE   h16wsumDone
-	MOVL  $0xffff, AX
-	KMOVW AX, K1
-	CMPQ  DX, $16
-	JGE   h16wsumFull
-	MOVQ  DX, CX
+	MOVQ DX, R9
+	SHRQ $4, R9            // full chunks
+	ANDQ $15, DX           // tail length
+	MOVQ DX, CX
 	TAILMASK
-
-h16wsumFull:
+	// out = 0
 	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	MOVQ   SI, R10
-	MOVQ   DI, R11
-	MOVQ   R13, CX
+	MOVQ   R8, R10
+	MOVQ   R9, R12
+h16wsumZero:
+	TESTQ R12, R12
+	JZ    h16wsumZeroTail
+	VMOVUPS Z0, (R10)
+	ADDQ $64, R10
+	DECQ R12
+	JMP  h16wsumZero
+h16wsumZeroTail:
+	VMOVUPS Z0, K1, (R10)
 
 h16wsumPos2:
-	CMPQ CX, $2
+	CMPQ R13, $2
 	JL   h16wsumPos1
-	VBROADCASTSS (R10), Z2
-	VBROADCASTSS 4(R10), Z3
-	VCVTPH2PS.Z  (R11), K1, Z4
-	VCVTPH2PS.Z  (R11)(BX*1), K1, Z5
-	VFMADD231PS  Z4, Z2, Z0
-	VFMADD231PS  Z5, Z3, Z1
-	ADDQ $8, R10
-	LEAQ (R11)(BX*2), R11
-	SUBQ $2, CX
+	VBROADCASTSS (SI), Z2
+	VBROADCASTSS 4(SI), Z3
+	MOVQ R8, R10
+	MOVQ DI, R11
+	MOVQ R9, R12
+h16wsumChunk2:
+	TESTQ R12, R12
+	JZ    h16wsumTail2
+	VCVTPH2PS   (R11), Z4
+	VCVTPH2PS   (R11)(BX*1), Z5
+	VMOVUPS     (R10), Z0
+	VFMADD231PS Z4, Z2, Z0
+	VFMADD231PS Z5, Z3, Z0
+	VMOVUPS     Z0, (R10)
+	ADDQ $64, R10
+	ADDQ $32, R11
+	DECQ R12
+	JMP  h16wsumChunk2
+h16wsumTail2:
+	TESTQ DX, DX
+	JZ    h16wsumNext2
+	VMOVUPS.Z   (R10), K1, Z0
+	VCVTPH2PS.Z (R11), K1, Z4
+	VCVTPH2PS.Z (R11)(BX*1), K1, Z5
+	VFMADD231PS Z4, Z2, Z0
+	VFMADD231PS Z5, Z3, Z0
+	VMOVUPS     Z0, K1, (R10)
+h16wsumNext2:
+	ADDQ $8, SI
+	LEAQ (DI)(BX*2), DI
+	SUBQ $2, R13
 	JMP  h16wsumPos2
 
 h16wsumPos1:
-	TESTQ CX, CX
-	JZ    h16wsumStore
-	VBROADCASTSS (R10), Z2
-	VCVTPH2PS.Z  (R11), K1, Z4
-	VFMADD231PS  Z4, Z2, Z0
-
-h16wsumStore:
-	VADDPS  Z1, Z0, Z0
-	VMOVUPS Z0, K1, (R8)
-	ADDQ $64, R8
-	ADDQ $32, DI
-	SUBQ $16, DX
-	JMP  h16wsumChunk
+	TESTQ R13, R13
+	JZ    h16wsumDone
+	VBROADCASTSS (SI), Z2
+	MOVQ R8, R10
+	MOVQ DI, R11
+	MOVQ R9, R12
+h16wsumChunk1:
+	TESTQ R12, R12
+	JZ    h16wsumTail1
+	VCVTPH2PS   (R11), Z4
+	VMOVUPS     (R10), Z0
+	VFMADD231PS Z4, Z2, Z0
+	VMOVUPS     Z0, (R10)
+	ADDQ $64, R10
+	ADDQ $32, R11
+	DECQ R12
+	JMP  h16wsumChunk1
+h16wsumTail1:
+	TESTQ DX, DX
+	JZ    h16wsumDone
+	VMOVUPS.Z   (R10), K1, Z0
+	VCVTPH2PS.Z (R11), K1, Z4
+	VFMADD231PS Z4, Z2, Z0
+	VMOVUPS     Z0, K1, (R10)
 
 h16wsumDone:
 	VZEROUPPER
