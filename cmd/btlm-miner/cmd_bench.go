@@ -51,6 +51,12 @@ type benchOutput struct {
 	PeakRSSBytes int64   `json:"peak_rss_bytes"` // VmHWM
 	RSSRatio     float64 `json:"rss_ratio"`      // peak RSS / (weights + KV cache)
 
+	// Memory read bandwidth measured right after the runs (--membw-mib), and the decode
+	// ceiling it implies: every weight byte read once per token.
+	ReadGBPerS      float64 `json:"read_gb_per_second,omitempty"`
+	DecodeCeiling   float64 `json:"decode_ceiling_tokens_per_second,omitempty"`
+	DecodeOfCeiling float64 `json:"decode_fraction_of_ceiling,omitempty"`
+
 	// With --compare-fp32: cosine similarity of the logits to fp32's, worst over the
 	// prompt's last position and the teacher-forced decode steps.
 	CosineVsFP32 float64 `json:"cosine_vs_fp32,omitempty"`
@@ -73,6 +79,7 @@ func runBench(args []string, stdout, stderr io.Writer) (code int) {
 	concurrency := fs.Int("concurrency", 1, "also run this many streams at once through the batcher (1: single stream only)")
 	seed := fs.Uint64("seed", 1, "seed of the synthetic weights and prompts")
 	compare := fs.Bool("compare-fp32", false, "first run fp32 weights to record reference logits, then report the chosen format's cosine similarity to them")
+	membw := fs.Int("membw-mib", 512, "after the runs, measure memory read bandwidth over a buffer of this many MiB (0: skip; keep it above the L3 size)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measured runs to this file")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	if done, code := parseCommandFlags(fs, args, stdout, stderr, name, "(--synthetic btlm-3b|tiny | --btlm.model DIR) [flags]"); done {
@@ -87,6 +94,8 @@ func runBench(args []string, stdout, stderr io.Writer) (code int) {
 		return usageError(stderr, name, fmt.Sprintf("--btlm.threads must be >= 0, got %d", *threads))
 	case *promptTokens < 1 || *genTokens < 1:
 		return usageError(stderr, name, "--prompt-tokens and --gen-tokens must be >= 1")
+	case *membw < 0 || *membw > 1<<16:
+		return usageError(stderr, name, fmt.Sprintf("--membw-mib must be in 0..65536, got %d", *membw))
 	case *concurrency < 1 || *concurrency > 256:
 		return usageError(stderr, name, fmt.Sprintf("--concurrency must be in 1..256, got %d", *concurrency))
 	}
@@ -207,6 +216,11 @@ func runBench(args []string, stdout, stderr io.Writer) (code int) {
 	out.PeakRSSBytes = peakRSS()
 	if d := out.WeightBytes + out.KVCacheBytes; d > 0 && out.PeakRSSBytes > 0 {
 		out.RSSRatio = float64(out.PeakRSSBytes) / float64(d)
+	}
+	if *membw > 0 {
+		out.ReadGBPerS = readBandwidth(*membw<<20, m.Threads())
+		out.DecodeCeiling = out.ReadGBPerS * 1e9 / float64(out.WeightBytes)
+		out.DecodeOfCeiling = out.DecodeTokPerS / out.DecodeCeiling
 	}
 	if *asJSON {
 		return writeJSON(stdout, stderr, name, out)
@@ -363,6 +377,33 @@ func peakRSS() int64 {
 	return 0
 }
 
+// readBandwidth measures memory read bandwidth in GB/s: threads goroutines stream
+// disjoint parts of a float32 buffer of size bytes through kernels.Dot (the SIMD dot
+// product, as the weight kernels read memory); best of 5 passes.
+func readBandwidth(size, threads int) float64 {
+	buf := make([]float32, size/4)
+	for i := range buf {
+		buf[i] = 1
+	}
+	best := 0.0
+	sink := make([]float32, threads)
+	for pass := 0; pass < 5; pass++ {
+		var wg sync.WaitGroup
+		start := time.Now()
+		for t := 0; t < threads; t++ {
+			part := buf[t*len(buf)/threads : (t+1)*len(buf)/threads]
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sink[t] = kernels.Dot(part, part)
+			}()
+		}
+		wg.Wait()
+		best = max(best, float64(len(buf)*4)/time.Since(start).Seconds()/1e9)
+	}
+	return best
+}
+
 // resetPeakRSS resets VmHWM to the current RSS (Linux: clear_refs 5), best effort.
 func resetPeakRSS() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
 
@@ -378,6 +419,10 @@ func printBench(w io.Writer, o *benchOutput) {
 	}
 	if o.CosineVsFP32 != 0 {
 		fmt.Fprintf(w, "accuracy: logits cosine to fp32 >= %.6f (prompt and %d teacher-forced steps)\n", o.CosineVsFP32, o.GenTokens)
+	}
+	if o.ReadGBPerS > 0 {
+		fmt.Fprintf(w, "ceiling:  memory read %.1f GB/s (now, %d threads) -> %.2f tok/s if decode only read the weights; decode reached %.0f%% of it\n",
+			o.ReadGBPerS, o.Threads, o.DecodeCeiling, 100*o.DecodeOfCeiling)
 	}
 	fmt.Fprintf(w, "memory:   peak RSS %s = %.3fx (weights %s + KV cache %s)\n", gb(o.PeakRSSBytes), o.RSSRatio, gb(o.WeightBytes), gb(o.KVCacheBytes))
 }

@@ -10,7 +10,7 @@ import (
 // (no timing assertions: only that every figure is produced and consistent).
 func TestBenchSyntheticTiny(t *testing.T) {
 	code, stdout, stderr := runModelCLI(t, "bench", "--synthetic", "tiny", "--btlm.quant", "q8_0", "--btlm.threads", "2",
-		"--prompt-tokens", "9", "--gen-tokens", "5", "--concurrency", "3", "--compare-fp32", "--json")
+		"--prompt-tokens", "9", "--gen-tokens", "5", "--concurrency", "3", "--compare-fp32", "--membw-mib", "8", "--json")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -23,7 +23,7 @@ func TestBenchSyntheticTiny(t *testing.T) {
 	}
 	for name, v := range map[string]float64{
 		"prefill": out.PrefillTokPerS, "decode": out.DecodeTokPerS, "ttft": out.TTFTSeconds,
-		"aggregate": out.AggregateDecodeTPS, "speedup": out.AggregateSpeedup, "rss ratio": out.RSSRatio,
+		"aggregate": out.AggregateDecodeTPS, "bandwidth": out.ReadGBPerS, "ceiling": out.DecodeCeiling, "speedup": out.AggregateSpeedup, "rss ratio": out.RSSRatio,
 	} {
 		if !(v > 0) {
 			t.Errorf("%s = %v, want > 0", name, v)
