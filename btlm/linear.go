@@ -1,7 +1,9 @@
 package btlm
 
 import (
+	"errors"
 	"fmt"
+	"runtime"
 
 	"github.com/btlm-miner/btlm-miner/kernels"
 )
@@ -56,7 +58,51 @@ func (c *converter) matrix(rows, cols int, data []float32, owned bool) (*kernels
 		}
 		return f32.Quantize(kernels.F32)
 	}
-	return f32.Quantize(c.format)
+	return quantizeParallel(f32, c.format)
+}
+
+// quantizeParallel is m.Quantize(f) with the rows converted in parallel parts, which are
+// then copied into one matrix (rows are contiguous in every format; see kernels.Matrix).
+func quantizeParallel(m *kernels.Matrix, f kernels.Format) (*kernels.Matrix, error) {
+	const minRows = 256
+	parts := min(runtime.NumCPU(), m.Rows/minRows)
+	if parts <= 1 {
+		return m.Quantize(f)
+	}
+	out := make([]*kernels.Matrix, parts)
+	errs := make([]error, parts)
+	parallelRange(parts, 1, func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			r0, r1 := p*m.Rows/parts, (p+1)*m.Rows/parts
+			sub, err := kernels.NewF32(r1-r0, m.Cols, m.F32[r0*m.Cols:r1*m.Cols])
+			if err == nil {
+				sub, err = sub.Quantize(f)
+			}
+			out[p], errs[p] = sub, err
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	res := *out[0]
+	res.Rows = m.Rows
+	var nb, nq, ns int
+	for _, o := range out {
+		nb, nq, ns = nb+len(o.BF16), nq+len(o.Q8), ns+len(o.Scales)
+	}
+	res.BF16, res.Q8, res.Scales = nil, nil, nil
+	if nb > 0 {
+		res.BF16 = make([]uint16, 0, nb)
+	}
+	if nq > 0 {
+		res.Q8, res.Scales = make([]uint8, 0, nq), make([]float32, 0, ns)
+	}
+	for _, o := range out {
+		res.BF16 = append(res.BF16, o.BF16...)
+		res.Q8 = append(res.Q8, o.Q8...)
+		res.Scales = append(res.Scales, o.Scales...)
+	}
+	return &res, nil
 }
 
 func (c *converter) buffers(n int) (read, tran []float32) {
@@ -87,7 +133,7 @@ func (b *binder) loadConv1D(prefix string, in, out int) (Linear, error) {
 	if b.conv.format == kernels.F32 {
 		tran, owned = make([]float32, in*out), true
 	}
-	transpose(tran, read, in, out)
+	parallelRange(out, 64, func(lo, hi int) { transposeCols(tran, read, in, out, lo, hi) })
 	w, err := b.conv.matrix(out, in, tran, owned)
 	if err != nil {
 		return Linear{}, fmt.Errorf("convert %s: %w", wName, err)
@@ -118,14 +164,14 @@ func (b *binder) loadLinearRows(name string, out, in int) (Linear, error) {
 	return Linear{In: in, Out: out, W: w}, nil
 }
 
-// transpose writes the [rows][cols] matrix src into dst as [cols][rows], in tiles so
-// that both sides stay in cache.
-func transpose(dst, src []float32, rows, cols int) {
+// transposeCols writes columns [c0, c1) of the [rows][cols] matrix src into dst, which
+// is src transposed ([cols][rows]), in tiles so that both sides stay in cache.
+func transposeCols(dst, src []float32, rows, cols, cLo, cHi int) {
 	const tile = 32
 	for r0 := 0; r0 < rows; r0 += tile {
 		r1 := min(r0+tile, rows)
-		for c0 := 0; c0 < cols; c0 += tile {
-			c1 := min(c0+tile, cols)
+		for c0 := cLo; c0 < cHi; c0 += tile {
+			c1 := min(c0+tile, cHi)
 			for r := r0; r < r1; r++ {
 				for c := c0; c < c1; c++ {
 					dst[c*rows+r] = src[r*cols+c]

@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/btlm-miner/btlm-miner/checkpoint"
 )
@@ -110,15 +112,39 @@ func (s *syntheticSource) ReadFloat32(name string, dst []float32) error {
 			amp = 0.1
 		}
 	}
-	for i := range dst {
-		// splitmix64
-		state += 0x9e3779b97f4a7c15
-		z := state
-		z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
-		z = (z ^ z>>27) * 0x94d049bb133111eb
-		z ^= z >> 31
-		u := float32(z>>40)/float32(1<<24)*2 - 1 // uniform in [-1, 1)
-		dst[i] = center + amp*u
+	// Element i is splitmix64's output for state0 + (i+1)·γ, so large tensors are filled
+	// in parallel with the same values.
+	fill := func(lo, hi int) {
+		st := state + uint64(lo)*0x9e3779b97f4a7c15
+		for i := lo; i < hi; i++ {
+			st += 0x9e3779b97f4a7c15
+			z := st
+			z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+			z = (z ^ z>>27) * 0x94d049bb133111eb
+			z ^= z >> 31
+			u := float32(z>>40)/float32(1<<24)*2 - 1 // uniform in [-1, 1)
+			dst[i] = center + amp*u
+		}
 	}
+	parallelRange(len(dst), 1<<20, fill)
 	return nil
+}
+
+// parallelRange calls fn on about NumCPU disjoint parts of [0, n) at once when n is at
+// least minPart (load-time work only).
+func parallelRange(n, minPart int, fn func(lo, hi int)) {
+	k := min(runtime.NumCPU(), n/max(minPart, 1))
+	if k <= 1 {
+		fn(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < k; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(i*n/k, (i+1)*n/k)
+		}()
+	}
+	wg.Wait()
 }
