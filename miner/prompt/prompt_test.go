@@ -272,3 +272,22 @@ func FuzzCleanStream(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkCleanStream(b *testing.B) {
+	chunks := strings.Fields(strings.Repeat("The capital of France is Paris . \n\n ", 40))
+	for b.Loop() {
+		s := FormatClean.NewStreamer("")
+		for _, c := range chunks {
+			s.Write(" " + c)
+		}
+		s.Close()
+	}
+}
+
+func BenchmarkBuild(b *testing.B) {
+	roles := []string{"system", "user", "assistant", "user"}
+	msgs := []string{sys, strings.Repeat("question ", 50), strings.Repeat("answer ", 50), "follow-up?"}
+	for b.Loop() {
+		Build(roles, msgs, true, sys)
+	}
+}

@@ -122,35 +122,29 @@ func (s *cleanStreamer) emit(out string) string {
 }
 
 // undecided returns where the longest suffix of text that may still be dropped
-// starts: whitespace, optionally followed by a proper prefix of a turn
-// marker. Text before it is final.
+// starts: whitespace, optionally followed by a proper prefix of a turn marker
+// (markers start with "\n", itself whitespace). Text before it is final. The cost is
+// the length of the trailing whitespace run plus the markers' lengths.
 func undecided(text string) int {
-	for i := 0; i < len(text); {
-		if mayEndAnswer(text[i:]) {
-			return i
-		}
-		_, size := utf8.DecodeRuneInString(text[i:])
-		i += size
-	}
-	return len(text)
-}
-
-// mayEndAnswer reports whether t is whitespace followed by a (possibly empty)
-// proper prefix of a turn marker (markers start with "\n", itself whitespace).
-func mayEndAnswer(t string) bool {
-	// t = ws + p with p a prefix of a marker: try p at every rune boundary of the
-	// leading whitespace run, and at its end.
-	j := 0
-	for {
-		for _, m := range turnMarkers {
-			if strings.HasPrefix(m, t[j:]) {
-				return true
+	best := spaceRunStart(text, len(text))
+	for _, m := range turnMarkers {
+		for k := 1; k < len(m) && k <= len(text); k++ {
+			if strings.HasSuffix(text, m[:k]) {
+				best = min(best, spaceRunStart(text, len(text)-k))
 			}
 		}
-		r, size := utf8.DecodeRuneInString(t[j:])
-		if size == 0 || !IsPySpace(r) {
-			return false
-		}
-		j += size
 	}
+	return best
+}
+
+// spaceRunStart returns the start of the run of whitespace that ends at end.
+func spaceRunStart(text string, end int) int {
+	for end > 0 {
+		r, size := utf8.DecodeLastRuneInString(text[:end])
+		if !IsPySpace(r) {
+			break
+		}
+		end -= size
+	}
+	return end
 }
