@@ -394,3 +394,24 @@ func TestRunSurvivesChainErrors(t *testing.T) {
 		t.Error("/metrics does not count the cached prompt")
 	}
 }
+
+// TestRunConcurrentRequests: concurrent callers each get their own correct answer.
+func TestRunConcurrentRequests(t *testing.T) {
+	tm := startMiner(t, []string{"--axon.max_workers", "3", "--btlm.completion_format", "clean"}, Options{}, nil)
+	validator := dendrite.New(key(t, "//Alice"))
+	defer validator.CloseIdleConnections()
+	var wg sync.WaitGroup
+	for i := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			msgs := []string{fmt.Sprintf("Question number %d?", i)}
+			_, _, want := predict(t, tm.f, prompt.Build([]string{"user"}, msgs, false, ""), 24, 2, prompt.FormatClean)
+			m := synapse.NewPrompting([]string{"user"}, msgs)
+			if res := validator.Call(context.Background(), tm.target(), m, 20*time.Second); !res.OK() || m.Completion != want {
+				t.Errorf("request %d: status %d %q, completion %q, want %q", i, res.StatusCode, res.StatusMessage, m.Completion, want)
+			}
+		}()
+	}
+	wg.Wait()
+}
