@@ -1,9 +1,7 @@
 package btlm
 
 import (
-	"errors"
 	"fmt"
-	"runtime"
 
 	"github.com/btlm-miner/btlm-miner/kernels"
 )
@@ -41,6 +39,7 @@ func linear(p *kernels.Pool, out, x []float32, w *Linear, rows int) {
 // transpose) exists at a time.
 type converter struct {
 	format     kernels.Format
+	pool       *kernels.Pool
 	read, tran []float32
 }
 
@@ -58,52 +57,9 @@ func (c *converter) matrix(rows, cols int, data []float32, owned bool) (*kernels
 		}
 		return f32.Quantize(kernels.F32)
 	}
-	return quantizeParallel(f32, c.format)
+	return f32.QuantizeParallel(c.pool, c.format)
 }
 
-// quantizeParallel is m.Quantize(f) with the rows converted in parallel parts, which are
-// then copied into one matrix (rows are contiguous in every format; see kernels.Matrix).
-func quantizeParallel(m *kernels.Matrix, f kernels.Format) (*kernels.Matrix, error) {
-	const minRows = 256
-	parts := min(runtime.NumCPU(), m.Rows/minRows)
-	if parts <= 1 {
-		return m.Quantize(f)
-	}
-	out := make([]*kernels.Matrix, parts)
-	errs := make([]error, parts)
-	parallelRange(parts, 1, func(lo, hi int) {
-		for p := lo; p < hi; p++ {
-			r0, r1 := p*m.Rows/parts, (p+1)*m.Rows/parts
-			sub, err := kernels.NewF32(r1-r0, m.Cols, m.F32[r0*m.Cols:r1*m.Cols])
-			if err == nil {
-				sub, err = sub.Quantize(f)
-			}
-			out[p], errs[p] = sub, err
-		}
-	})
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	res := *out[0]
-	res.Rows = m.Rows
-	var nb, nq, ns int
-	for _, o := range out {
-		nb, nq, ns = nb+len(o.BF16), nq+len(o.Q8), ns+len(o.Scales)
-	}
-	res.BF16, res.Q8, res.Scales = nil, nil, nil
-	if nb > 0 {
-		res.BF16 = make([]uint16, 0, nb)
-	}
-	if nq > 0 {
-		res.Q8, res.Scales = make([]uint8, 0, nq), make([]float32, 0, ns)
-	}
-	for _, o := range out {
-		res.BF16 = append(res.BF16, o.BF16...)
-		res.Q8 = append(res.Q8, o.Q8...)
-		res.Scales = append(res.Scales, o.Scales...)
-	}
-	return &res, nil
-}
 
 func (c *converter) buffers(n int) (read, tran []float32) {
 	if cap(c.read) < n {

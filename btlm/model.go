@@ -140,12 +140,25 @@ func FromTensors(cfg Config, src TensorSource, opts Options) (*Model, error) {
 	if threads <= 0 {
 		threads = runtime.NumCPU()
 	}
-	m := &Model{cfg: cfg, format: format}
-	b := &binder{src: src, conv: converter{format: format}}
+	m := &Model{cfg: cfg, format: format, pool: kernels.NewPool(threads)}
+	b := &binder{src: src, conv: converter{format: format, pool: m.pool}}
+	if err := m.bind(b); err != nil {
+		m.pool.Close()
+		return nil, err
+	}
+	b.conv.release()
+	debug.FreeOSMemory()
+	runtime.AddCleanup(m, func(p *kernels.Pool) { p.Close() }, m.pool)
+	return m, nil
+}
+
+// bind loads every tensor of m.cfg from b into m.
+func (m *Model) bind(b *binder) error {
+	cfg, format := m.cfg, m.format
 	E, I, V := cfg.NEmbd, cfg.NInner, cfg.VocabSize
 	wte, err := b.loadLinearRows("wte.weight", V, E)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	m.wte = wte.W
 	if format != kernels.F32 {
@@ -153,11 +166,11 @@ func FromTensors(cfg Config, src TensorSource, opts Options) (*Model, error) {
 	}
 	if cfg.PositionEmbeddingType == "learned" {
 		if m.wpe, err = b.matrix("wpe.weight", cfg.NPositions, E); err != nil {
-			return nil, err
+			return err
 		}
 	} else {
 		if m.slopes, err = b.slopes(cfg.NHead); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	m.blocks = make([]Block, cfg.NLayer)
@@ -165,44 +178,40 @@ func FromTensors(cfg Config, src TensorSource, opts Options) (*Model, error) {
 		blk := &m.blocks[i]
 		p := fmt.Sprintf("h.%d.", i)
 		if blk.LN1, err = b.layerNorm(p+"ln_1", E); err != nil {
-			return nil, err
+			return err
 		}
 		if blk.QKV, err = b.loadConv1D(p+"attn.c_attn", E, 3*E); err != nil {
-			return nil, err
+			return err
 		}
 		if blk.AttnOut, err = b.loadConv1D(p+"attn.c_proj", E, E); err != nil {
-			return nil, err
+			return err
 		}
 		if blk.LN2, err = b.layerNorm(p+"ln_2", E); err != nil {
-			return nil, err
+			return err
 		}
 		if blk.Up, err = b.loadConv1D(p+"mlp.c_fc", E, I); err != nil {
-			return nil, err
+			return err
 		}
 		if cfg.ActivationFunction == "swiglu" {
 			if blk.Gate, err = b.loadConv1D(p+"mlp.c_fc2", E, I); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		if blk.Down, err = b.loadConv1D(p+"mlp.c_proj", I, E); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if m.lnF, err = b.layerNorm("ln_f", E); err != nil {
-		return nil, err
+		return err
 	}
-	if _, ok := src.Lookup("lm_head.weight"); ok && !cfg.TieWordEmbeddings {
+	if _, ok := b.src.Lookup("lm_head.weight"); ok && !cfg.TieWordEmbeddings {
 		if m.lmHead, err = b.loadLinearRows("lm_head.weight", V, E); err != nil {
-			return nil, err
+			return err
 		}
 	} else {
 		m.lmHead = Linear{In: E, Out: V, W: m.wte}
 	}
-	b.conv.release()
-	debug.FreeOSMemory()
-	m.pool = kernels.NewPool(threads)
-	runtime.AddCleanup(m, func(p *kernels.Pool) { p.Close() }, m.pool)
-	return m, nil
+	return nil
 }
 
 // binder reads tensors by name and checks their shapes.

@@ -183,39 +183,3 @@ func TestForwardNoAllocs(t *testing.T) {
 	}
 }
 
-// TestQuantizeParallel checks that the parallel load-time conversion gives exactly
-// kernels' serial conversion.
-func TestQuantizeParallel(t *testing.T) {
-	const rows, cols = 1031, 70
-	data := make([]float32, rows*cols)
-	for i := range data {
-		data[i] = float32(math.Sin(float64(i) * 0.37))
-	}
-	m, err := kernels.NewF32(rows, cols, data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range []kernels.Format{kernels.BF16, kernels.Q8} {
-		want, err := m.Quantize(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := quantizeParallel(m, f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got.Rows != rows || got.Cols != cols || got.Format != f || got.Bytes() != want.Bytes() {
-			t.Fatalf("%v: shape %dx%d %v %d bytes, want %d", f, got.Rows, got.Cols, got.Format, got.Bytes(), want.Bytes())
-		}
-		a, b := make([]float32, cols), make([]float32, cols)
-		for r := 0; r < rows; r++ {
-			got.Row(r, a)
-			want.Row(r, b)
-			for c := range a {
-				if a[c] != b[c] {
-					t.Fatalf("%v: row %d col %d: %g, want %g", f, r, c, a[c], b[c])
-				}
-			}
-		}
-	}
-}
