@@ -60,7 +60,6 @@ func (c *converter) matrix(rows, cols int, data []float32, owned bool) (*kernels
 	return f32.QuantizeParallel(c.pool, c.format)
 }
 
-
 func (c *converter) buffers(n int) (read, tran []float32) {
 	if cap(c.read) < n {
 		c.read = make([]float32, n)

@@ -182,4 +182,3 @@ func TestForwardNoAllocs(t *testing.T) {
 		}
 	}
 }
-
