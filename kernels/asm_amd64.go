@@ -40,6 +40,9 @@ func attnScoresF16AVX512(q *float32, k *uint16, stride, n, d int, s *float32)
 func attnWeightedSumF16AVX512(p *float32, v *uint16, stride, n, d int, out *float32)
 
 //go:noescape
+func quantActAVX512(x *float32, nb int, q *int8, s *float32, c *int32)
+
+//go:noescape
 func dotF32AVX2(w, x *float32, n int) float32
 
 //go:noescape
@@ -85,8 +88,18 @@ func asmKernels(lv Level, ks *kernelSet) {
 	ks.dotQ8x4r2 = vnniDotQ8x4r2
 	ks.attnScores = avx512AttnScores
 	ks.attnWeightedSum = avx512AttnWeightedSum
+	ks.quantAct = avx512QuantAct
 	ks.attnScoresF16 = avx512AttnScoresF16
 	ks.attnWeightedSumF16 = avx512AttnWeightedSumF16
+}
+
+func avx512QuantAct(x []float32, q []int8, s []float32, c []int32) {
+	full := min(len(x)/BlockSize, len(s))
+	if full > 0 {
+		_, _, _ = q[blockBase(full-1)+7*64+3], s[full-1], c[full-1]
+		quantActAVX512(&x[0], full, &q[0], &s[0], &c[0])
+	}
+	quantActFrom(x, q, s, c, full)
 }
 
 func avx512AttnScoresF16(q []float32, keys []uint16, stride, n int, s []float32) {

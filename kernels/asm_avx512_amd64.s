@@ -962,3 +962,93 @@ h16wsumTail1:
 h16wsumDone:
 	VZEROUPPER
 	RET
+
+// func quantActAVX512(x *float32, nb int, q *int8, s *float32, c *int32)
+// Quantizes nb full blocks of 32 activations into the interleaved Q8 layout: per
+// block d = max|x|/127, inv = 1/d (0 when d = 0), q = x·inv rounded to nearest even
+// (VCVTPS2DQ under the default MXCSR) and clamped to ≥ −127, s = d and
+// c = −128·Σq. Matches q8Vec.quantizeRow's pure-Go path exactly for finite inputs.
+TEXT ·quantActAVX512(SB), NOSPLIT, $0-40
+	MOVQ x+0(FP), SI
+	MOVQ nb+8(FP), CX
+	MOVQ q+16(FP), DI
+	MOVQ s+24(FP), R8
+	MOVQ c+32(FP), R9
+	MOVL $0x7fffffff, AX
+	VPBROADCASTD AX, Z16          // abs mask
+	MOVL $0x42fe0000, AX          // 127.0
+	VPBROADCASTD AX, Z17
+	MOVL $0x3f800000, AX          // 1.0
+	VPBROADCASTD AX, Z18
+	MOVL $-127, AX
+	VPBROADCASTD AX, Z19
+	VPXORD Z20, Z20, Z20
+	XORQ R12, R12                 // block index within its group
+
+qaBlock:
+	TESTQ CX, CX
+	JZ    qaDone
+	VMOVUPS (SI), Z0
+	VMOVUPS 64(SI), Z1
+	VPANDD  Z16, Z0, Z2
+	VPANDD  Z16, Z1, Z3
+	VMAXPS  Z3, Z2, Z2
+	VSHUFF64X2 $0x4e, Z2, Z2, Z3
+	VMAXPS  Z3, Z2, Z2
+	VSHUFF64X2 $0xb1, Z2, Z2, Z3
+	VMAXPS  Z3, Z2, Z2
+	VPERMILPS $0x4e, Z2, Z3
+	VMAXPS  Z3, Z2, Z2
+	VPERMILPS $0xb1, Z2, Z3
+	VMAXPS  Z3, Z2, Z2            // amax in every lane
+	VDIVPS  Z17, Z2, Z4           // d = amax/127
+	VCMPPS  $4, Z20, Z4, K2       // d != 0
+	VDIVPS.Z Z4, Z18, K2, Z5      // inv = 1/d, or 0
+	VMULPS  Z5, Z0, Z0
+	VMULPS  Z5, Z1, Z1
+	VCVTPS2DQ Z0, Z0
+	VCVTPS2DQ Z1, Z1
+	VPMAXSD Z19, Z0, Z0
+	VPMAXSD Z19, Z1, Z1
+	// c = −128·Σq
+	VPADDD  Z1, Z0, Z6
+	VEXTRACTI64X4 $1, Z6, Y7
+	VPADDD  Y7, Y6, Y6
+	VEXTRACTI128 $1, Y6, X7
+	VPADDD  X7, X6, X6
+	VPSHUFD $0x4e, X6, X7
+	VPADDD  X7, X6, X6
+	VPSHUFD $0xb1, X6, X7
+	VPADDD  X7, X6, X6
+	VMOVD   X6, AX
+	IMULL   $-128, AX
+	MOVL    AX, (R9)
+	VMOVSS  X4, (R8)
+	// q: element e of the block goes to byte (e/4)*64 + e%4 from the block's base.
+	VPMOVSDB Z0, X0
+	VPMOVSDB Z1, X1
+	VMOVD    X0, (DI)
+	VPEXTRD  $1, X0, 64(DI)
+	VPEXTRD  $2, X0, 128(DI)
+	VPEXTRD  $3, X0, 192(DI)
+	VMOVD    X1, 256(DI)
+	VPEXTRD  $1, X1, 320(DI)
+	VPEXTRD  $2, X1, 384(DI)
+	VPEXTRD  $3, X1, 448(DI)
+	ADDQ $128, SI
+	ADDQ $4, R8
+	ADDQ $4, R9
+	ADDQ $4, DI
+	INCQ R12
+	CMPQ R12, $16
+	JL   qaNext
+	XORQ R12, R12
+	ADDQ $448, DI                 // next group: 512 bytes on from the group's start
+
+qaNext:
+	DECQ CX
+	JMP  qaBlock
+
+qaDone:
+	VZEROUPPER
+	RET

@@ -86,6 +86,8 @@ type kernelSet struct {
 	attnScores func(q, keys []float32, stride, n int, s []float32)
 	// attnWeightedSum sets out = Σ_{j<n} p[j]·values[j*stride : j*stride+len(out)].
 	attnWeightedSum func(p, values []float32, stride, n int, out []float32)
+	// quantAct quantizes one activation row for the Q8 kernels (see q8Vec).
+	quantAct func(x []float32, q []int8, s []float32, c []int32)
 	// attnScoresF16 and attnWeightedSumF16 are the same over half-precision keys/values.
 	attnScoresF16      func(q []float32, keys []uint16, stride, n int, s []float32)
 	attnWeightedSumF16 func(p []float32, values []uint16, stride, n int, out []float32)
@@ -101,6 +103,7 @@ func kernelsFor(lv Level) kernelSet {
 		dotQ8:     refDotQ8,
 		dotQ8x4:   refDotQ8x4,
 		axpy:      refAxpy,
+		quantAct:  refQuantAct,
 
 		attnScoresF16:      refAttnScoresF16,
 		attnWeightedSumF16: refAttnWeightedSumF16,

@@ -238,3 +238,45 @@ func TestDotQ8TwoRows(t *testing.T) {
 		}
 	}
 }
+
+// TestQuantAct checks that every level quantizes activations exactly like the
+// reference (same bytes, scales and corrections), including zero blocks, ties and
+// partial last blocks.
+func TestQuantAct(t *testing.T) {
+	r := rand.New(rand.NewPCG(43, 44))
+	for _, n := range []int{0, 1, 31, 32, 33, 511, 512, 513, 2560, 6826} {
+		x := randF32(r, n)
+		for i := 0; i < n && i < 32; i++ {
+			x[i] = 0 // a zero block
+		}
+		if n > 64 {
+			for i := 32; i < 64; i++ { // a block of exact ties after scaling by 127/127
+				x[i] = float32(i%5) - 2.5
+			}
+			x[40] = 127
+		}
+		ng := q8Groups(n)
+		var want q8Vec
+		want.prepare(1, n)
+		wq, ws, wc := want.row(0)
+		refQuantAct(x, wq, ws, wc)
+		for _, ks := range levels() {
+			q := make([]int8, ng*groupBytes)
+			for i := range q {
+				q[i] = 99 // every byte must be written
+			}
+			s, c := make([]float32, ng*GroupBlocks), make([]int32, ng*GroupBlocks)
+			ks.quantAct(x, q, s, c)
+			for i := range q {
+				if q[i] != wq[i] {
+					t.Fatalf("%v n=%d: q[%d] = %d, want %d", ks.level, n, i, q[i], wq[i])
+				}
+			}
+			for b := range s {
+				if s[b] != ws[b] || c[b] != wc[b] {
+					t.Fatalf("%v n=%d block %d: s=%v c=%d, want %v %d", ks.level, n, b, s[b], c[b], ws[b], wc[b])
+				}
+			}
+		}
+	}
+}

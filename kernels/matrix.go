@@ -133,7 +133,7 @@ func (m *Matrix) Row(r int, dst []float32) []float32 {
 
 // Quantize returns a copy of m stored in format f (f == m.Format gives a copy too).
 // F32 → BF16 rounds to nearest even; → Q8 quantizes each block with scale
-// max|w|/127 and rounds to nearest. It converts row by row, so the peak extra memory is
+// max|w|/127 and rounds to nearest (ties to even). It converts row by row, so the peak extra memory is
 // the new matrix plus one row per thread. It is QuantizeParallel with a nil pool.
 func (m *Matrix) Quantize(f Format) (*Matrix, error) { return m.QuantizeParallel(nil, f) }
 
@@ -156,6 +156,10 @@ func (m *Matrix) QuantizeParallel(p *Pool, f Format) (*Matrix, error) {
 	}
 	p.Parallel(m.Rows, func(start, end int) {
 		row := make([]float32, m.Cols)
+		var corr []int32
+		if f == Q8 {
+			corr = make([]int32, out.Groups*GroupBlocks)
+		}
 		for r := start; r < end; r++ {
 			m.Row(r, row)
 			switch f {
@@ -168,7 +172,7 @@ func (m *Matrix) QuantizeParallel(p *Pool, f Format) (*Matrix, error) {
 				}
 			case Q8:
 				nsc := out.Groups * GroupBlocks
-				quantizeRow(out.Q8[r*out.Stride:(r+1)*out.Stride], out.Scales[r*nsc:(r+1)*nsc], row)
+				quantizeRow(out.Q8[r*out.Stride:(r+1)*out.Stride], out.Scales[r*nsc:(r+1)*nsc], row, corr)
 			}
 		}
 	})
@@ -177,21 +181,17 @@ func (m *Matrix) QuantizeParallel(p *Pool, f Format) (*Matrix, error) {
 
 func abs32(v float32) float32 { return math.Float32frombits(math.Float32bits(v) &^ (1 << 31)) }
 
-// roundClamp127 rounds half away from zero and clamps to −127…127 (never −128, which
-// the SIMD sign tricks cannot represent). NaN maps to 0.
+// roundClamp127 rounds to nearest, ties to even (what VCVTPS2DQ does), and clamps to
+// −127…127 (never −128, which the SIMD sign tricks cannot represent). NaN maps to 0.
 func roundClamp127(v float32) int {
-	f := float64(v) // v ± 0.5 is exact in float64
-	if f >= 0 {
-		if f >= 126.5 {
-			return 127
-		}
-		return int(f + 0.5)
-	}
-	if f < 0 {
-		if f <= -126.5 {
-			return -127
-		}
-		return int(f - 0.5)
+	f := math.RoundToEven(float64(v))
+	switch {
+	case f >= 127:
+		return 127
+	case f <= -127:
+		return -127
+	case f == f:
+		return int(f)
 	}
 	return 0 // NaN
 }

@@ -1,5 +1,7 @@
 package kernels
 
+import "unsafe"
+
 // Q8 layout helpers and quantization (see Matrix for the layout).
 
 // GroupBlocks is the number of Q8 blocks interleaved into one 512-byte group.
@@ -49,24 +51,16 @@ func quantizeBlock(blk []float32, out *[BlockSize]int8) (d float32) {
 }
 
 // quantizeRow quantizes the weights x into the interleaved biased bytes q (Stride long;
-// padding set to 128) and one scale per block (Groups*GroupBlocks long; padding 0).
-func quantizeRow(q []uint8, scales []float32, x []float32) {
-	for i := range q {
-		q[i] = 128
+// padding 128) and one scale per block (Groups*GroupBlocks long; padding 0), using the
+// activation quantizer (same rounding) and then adding the +128 bias. c is scratch of
+// len(scales).
+func quantizeRow(q []uint8, scales []float32, x []float32, c []int32) {
+	if len(q) == 0 {
+		return
 	}
-	var tmp [BlockSize]int8
-	for b := range scales {
-		lo := b * BlockSize
-		if lo >= len(x) {
-			scales[b] = 0
-			continue
-		}
-		blk := x[lo:min(lo+BlockSize, len(x))]
-		scales[b] = quantizeBlock(blk, &tmp)
-		dst := q[blockBase(b):]
-		for e := range blk {
-			dst[blockOffset[e]] = uint8(int(tmp[e]) + 128)
-		}
+	active.quantAct(x, unsafe.Slice((*int8)(unsafe.Pointer(&q[0])), len(q)), scales, c)
+	for i, b := range q {
+		q[i] = b ^ 0x80
 	}
 }
 
@@ -102,21 +96,36 @@ func (v *q8Vec) prepare(n, cols int) {
 // quantizeRow quantizes activation row t from x.
 func (v *q8Vec) quantizeRow(t int, x []float32) {
 	q, s, c := v.row(t)
-	clear(q)
+	active.quantAct(x, q, s, c)
+}
+
+// refQuantAct quantizes one activation row x into q (interleaved, len(s)*32 bytes), s
+// (block scales) and c (−128·Σq per block); blocks past len(x) are zero.
+func refQuantAct(x []float32, q []int8, s []float32, c []int32) { quantActFrom(x, q, s, c, 0) }
+
+// quantActFrom is refQuantAct for blocks from b0 on.
+func quantActFrom(x []float32, q []int8, s []float32, c []int32, b0 int) {
 	var tmp [BlockSize]int8
-	for b := range s {
+	for b := b0; b < len(s); b++ {
 		lo := b * BlockSize
+		dst := q[blockBase(b):]
 		if lo >= len(x) {
 			s[b], c[b] = 0, 0
+			for e := range BlockSize {
+				dst[blockOffset[e]] = 0
+			}
 			continue
 		}
 		blk := x[lo:min(lo+BlockSize, len(x))]
 		s[b] = quantizeBlock(blk, &tmp)
-		dst := q[blockBase(b):]
 		var sum int32
-		for e := range blk {
-			dst[blockOffset[e]] = tmp[e]
-			sum += int32(tmp[e])
+		for e := range BlockSize {
+			var v int8
+			if e < len(blk) {
+				v = tmp[e]
+			}
+			dst[blockOffset[e]] = v
+			sum += int32(v)
 		}
 		c[b] = -128 * sum
 	}
