@@ -170,7 +170,7 @@ func (f *follower) resync(ctx context.Context) {
 		f.log.Info("status", "step", f.step, "block", g.Block, "uid", n.UID,
 			"stake", n.StakeTAO(), "rank", n.RankF(), "trust", n.TrustF(), "consensus", n.ConsensusF(),
 			"incentive", n.IncentiveF(), "emission", n.EmissionTAO(),
-			"served", f.s.m.served.Load(), "refused", f.s.m.refused.Load())
+			"served", f.s.m.served.Load(), "blacklisted", f.s.m.blacklistedN.Load(), "refused", f.s.m.refused.Load())
 	}
 	f.serveAxon(ctx, g)
 	if f.cfg.Miner.SetWeights && !f.cfg.Miner.NoSetWeights && n != nil {

@@ -37,7 +37,8 @@ type metrics struct {
 	registered  prometheus.Gauge
 	neuron      *prometheus.GaugeVec // {field}
 
-	served, refused atomic.Int64 // for the status line
+	served, refused atomic.Int64 // for the status line: 200s, and every other answer
+	blacklistedN    atomic.Int64 // refusals by the blacklist or the prompt cache
 	lastSync        atomic.Int64 // unix nanos of the last metagraph sync
 }
 
@@ -93,6 +94,12 @@ func (m *metrics) observeRequest(synapseName string, status int, d time.Duration
 	} else {
 		m.refused.Add(1)
 	}
+}
+
+// reject counts a blacklist or prompt-cache refusal.
+func (m *metrics) reject(label string) {
+	m.blacklisted.WithLabelValues(label).Inc()
+	m.blacklistedN.Add(1)
 }
 
 func (m *metrics) observeGeneration(c Completion) {

@@ -219,6 +219,8 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	}
 
 	axonDone := make(chan error, 1)
+	loopCtx, stopLoop := context.WithCancel(ctx)
+	defer stopLoop()
 	if !cfg.Miner.NoStartAxon {
 		ac := axon.Config{IP: cfg.Axon.IP, Port: cfg.Axon.Port, ExternalIP: cfg.Axon.ExternalIP,
 			ExternalPort: cfg.Axon.ExternalPort, MaxWorkers: cfg.Axon.MaxWorkers, QueueSize: cfg.Axon.QueueSize,
@@ -235,7 +237,14 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 		}
 		axPtr.Store(ax)
 		ready.AxonAddr = ax.Addr()
-		go func() { axonDone <- ax.Serve(ctx) }()
+		go func() {
+			err := ax.Serve(ctx)
+			if ctx.Err() == nil { // the server failed on its own: stop the miner
+				log.Error("axon stopped", "err", err)
+				stopLoop()
+			}
+			axonDone <- err
+		}()
 		serving.Store(true)
 		log.Info("axon serving", "addr", ax.Addr().String(), "synapses", "Prompting StreamPrompting")
 	} else {
@@ -251,12 +260,15 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 
 	// 6. Follow the chain until ctx ends; the axon drains in parallel (Serve returns
 	// after its graceful shutdown).
-	fl.loop(ctx)
+	fl.loop(loopCtx)
+	if ctx.Err() == nil { // the axon failed
+		return fmt.Errorf("axon: %w", <-axonDone)
+	}
 	log.Info("shutting down: draining in-flight requests", "timeout", cfg.Miner.ShutdownTimeout)
 	if aerr, ok := <-axonDone; ok && aerr != nil {
 		log.Warn("axon shutdown", "err", aerr)
 	}
-	log.Info("stopped", "served", s.m.served.Load(), "refused", s.m.refused.Load())
+	log.Info("stopped", "served", s.m.served.Load(), "blacklisted", s.m.blacklistedN.Load(), "refused", s.m.refused.Load())
 	return nil
 }
 

@@ -249,7 +249,7 @@ func TestRunServesMockNetwork(t *testing.T) {
 		}
 	}
 	waitFor(t, "a status line counting the requests", func() bool {
-		return strings.Contains(tm.logs.String(), "served=2 refused=1")
+		return strings.Contains(tm.logs.String(), "served=2 blacklisted=1 refused=1")
 	})
 	if err := tm.stop(); err != nil {
 		t.Errorf("Run after cancel: %v", err)
@@ -398,13 +398,16 @@ func TestRunSurvivesChainErrors(t *testing.T) {
 // TestRunConcurrentRequests: concurrent callers each get their own correct answer.
 func TestRunConcurrentRequests(t *testing.T) {
 	tm := startMiner(t, []string{"--axon.max_workers", "3", "--btlm.completion_format", "clean"}, Options{}, nil)
-	validator := dendrite.New(key(t, "//Alice"))
-	defer validator.CloseIdleConnections()
+	alice := key(t, "//Alice")
 	var wg sync.WaitGroup
 	for i := range 6 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// One dendrite each: nonces must increase per dendrite, and concurrent
+			// requests of one dendrite may arrive out of order.
+			validator := dendrite.New(alice)
+			defer validator.CloseIdleConnections()
 			msgs := []string{fmt.Sprintf("Question number %d?", i)}
 			_, _, want := predict(t, tm.f, prompt.Build([]string{"user"}, msgs, false, ""), 24, 2, prompt.FormatClean)
 			m := synapse.NewPrompting([]string{"user"}, msgs)

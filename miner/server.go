@@ -56,7 +56,7 @@ func (s *server) blacklist(_ context.Context, r *axon.RequestInfo) (bool, string
 	}
 	d := s.policy.Check(s.graph.Load(), r.Hotkey, s.requests.Times(r.Hotkey), s.now())
 	if d.Blocked {
-		s.m.blacklisted.WithLabelValues(d.Label).Inc()
+		s.m.reject(d.Label)
 		trace(s.log, "blacklisted", "hotkey", r.Hotkey, "synapse", r.Synapse, "reason", d.Reason)
 	}
 	return d.Blocked, d.Reason
@@ -76,7 +76,7 @@ func (s *server) checkPromptCache(messages []string) error {
 	if s.cache == nil || !s.cache.Seen(messages, s.currentBlock()) {
 		return nil
 	}
-	s.m.blacklisted.WithLabelValues(admission.LabelPromptRepeated).Inc()
+	s.m.reject(admission.LabelPromptRepeated)
 	return &axon.StatusError{Code: http.StatusForbidden,
 		Message: fmt.Sprintf("Blacklisted: Prompt sent recently in last %d blocks.", s.span)}
 }
