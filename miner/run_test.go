@@ -418,3 +418,27 @@ func TestRunConcurrentRequests(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+func (tm *testMiner) lastUpdate() uint64 {
+	g, err := tm.chain.Metagraph(context.Background(), 1)
+	if err != nil {
+		tm.t.Fatal(err)
+	}
+	return g.ByHotkey(subtensor.AccountID(tm.hotkey.PublicKey())).LastUpdate
+}
+
+// TestRunWeights: no weights by default; the seed's self-weight with --miner.set_weights.
+func TestRunWeights(t *testing.T) {
+	quiet := startMiner(t, nil, Options{}, nil)
+	waitFor(t, "two resyncs", func() bool { return strings.Contains(quiet.logs.String(), "msg=status step=2") })
+	if lu := quiet.lastUpdate(); lu != 0 {
+		t.Errorf("weights set without --miner.set_weights (last_update %d)", lu)
+	}
+	quiet.stop()
+
+	setter := startMiner(t, []string{"--miner.set_weights"}, Options{}, nil)
+	waitFor(t, "a self-weight", func() bool { return setter.lastUpdate() > 0 })
+	if !strings.Contains(setter.logs.String(), "self-weight set") {
+		t.Error("no log line for the self-weight")
+	}
+}

@@ -32,6 +32,7 @@ type Config struct {
 	File              string // --config: YAML file of defaults
 	Strict            bool   // --strict: unknown flags and file keys are errors
 	NoVersionChecking bool   // --no_version_checking: accepted for compatibility; no effect
+	NoPrompt          bool   // --no_prompt: accepted for compatibility; no effect
 	Netuid            uint16 // --netuid (1)
 
 	BTLM      BTLM

@@ -104,6 +104,7 @@ func TestSeedDefaults(t *testing.T) {
 		{"config", ""},
 		{"strict", "false"},
 		{"no_version_checking", "false"},
+		{"no_prompt", "false"},
 		{"metrics.port", "9091"},
 		{"metrics.ip", "127.0.0.1"},
 	} {

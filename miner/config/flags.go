@@ -31,6 +31,7 @@ func newFlagSet(c *Config) *pflag.FlagSet {
 	fs.StringVar(&c.File, "config", c.File, "YAML file of defaults (flat dotted keys or nested maps); flags win over it")
 	fs.BoolVar(&c.Strict, "strict", c.Strict, "unknown flags and config keys are errors (otherwise warnings)")
 	fs.BoolVar(&c.NoVersionChecking, "no_version_checking", c.NoVersionChecking, "accepted for bittensor compatibility; no effect")
+	fs.BoolVar(&c.NoPrompt, "no_prompt", c.NoPrompt, "accepted for bittensor compatibility; no effect")
 	fs.Uint16Var(&c.Netuid, "netuid", c.Netuid, "subnet uid")
 
 	b := &c.BTLM
