@@ -6,7 +6,7 @@
 // Each node listens on 127.0.0.1 only, on a port chopsticks picks (--port 0) and
 // reports on stdout. No database is used (no --db), so chopsticks needs neither the
 // sqlite3 native module nor a writable working directory, and every start begins from
-// genesis.
+// genesis (Options.Persist keeps state across Restart in an sqlite database instead).
 //
 // Typical use, one instance per test package, started by the first test that needs it
 // and stopped after all tests:
@@ -74,6 +74,12 @@ type Options struct {
 	Port           int           // 0: chopsticks picks a free port
 	ReadyTimeout   time.Duration // launch → listening (default 90s)
 	ExtraArgs      []string      // appended to the chopsticks command line
+	// Persist keeps the chain in an sqlite database in the node's scratch directory, so
+	// that Restart resumes from the last block instead of starting again from genesis.
+	// chopsticks saves what blocks changed but not dev_setStorage overrides, so Restart
+	// re-applies, in order, the overrides made through this Node (SetStorage, Fund,
+	// ...). It needs the sqlite3 native module of test/node.
+	Persist bool
 }
 
 // Node is a running chopsticks instance.
@@ -89,6 +95,9 @@ type Node struct {
 	exited  chan struct{}
 	exitErr error
 	logs    *tailBuffer
+	// overrides are the dev_setStorage parameters sent through this Node, replayed
+	// after a persistent restart.
+	overrides []any
 }
 
 // readyLine is chopsticks' readiness line: "… RPC listening on http://127.0.0.1:PORT and ws://…".
@@ -140,6 +149,12 @@ func paths(opts Options) (chop string, args []string, err error) {
 		// block build fails.
 		args = append(args, "--allow-unresolved-imports")
 	}
+	if opts.Persist {
+		native := filepath.Join(testenv.RepoRoot(), "test", "node", "node_modules", "sqlite3", "build", "Release", "node_sqlite3.node")
+		if _, err := os.Stat(native); err != nil {
+			return "", nil, fmt.Errorf("%w: sqlite3 native module for Persist: %v", ErrMissing, err)
+		}
+	}
 	args = append(args, opts.ExtraArgs...)
 	return chop, args, nil
 }
@@ -159,15 +174,27 @@ func Start(opts Options) (*Node, error) {
 		return nil, fmt.Errorf("chaintest: %w", err)
 	}
 	n := &Node{opts: opts, chop: chop, args: args, dir: dir, logs: newTailBuffer(64 << 10)}
-	if err := n.launch(opts.Port); err != nil {
+	if opts.Persist {
+		n.args = append(n.args, "--db", filepath.Join(dir, "chain.sqlite"))
+	}
+	if err := n.launch(opts.Port, false); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
 	return n, nil
 }
 
-func (n *Node) launch(port int) error {
+func (n *Node) launch(port int, resume bool) error {
 	args := append(append([]string(nil), n.args...), "--port", strconv.Itoa(port))
+	if resume {
+		// chopsticks 1.5.1 rejects "--resume true" on the command line (its schema wants
+		// a number there) but accepts resume: true from a config file.
+		cfg := filepath.Join(n.dir, "resume.yml")
+		if err := os.WriteFile(cfg, []byte("resume: true\n"), 0o600); err != nil {
+			return fmt.Errorf("chaintest: %w", err)
+		}
+		args = append(args, "--config", cfg)
+	}
 	cmd := exec.Command("node", args...)
 	cmd.Dir = n.dir
 	cmd.Env = append(os.Environ(), "NO_COLOR=1")
@@ -309,16 +336,17 @@ func (n *Node) Stop() {
 	}
 }
 
-// Restart stops the node (if running) and starts it again on the same port, from
-// genesis: all chain state set since the start is lost. It retries briefly while the
-// port is still held by the old process.
+// Restart stops the node (if running) and starts it again on the same port. Without
+// Options.Persist it starts from genesis and all chain state is lost; with Persist it
+// resumes from the last block. It retries briefly while the port is still held by the
+// old process.
 func (n *Node) Restart() error {
 	port := n.Port()
 	n.terminate()
 	var err error
 	for attempt := 0; attempt < 5; attempt++ {
-		if err = n.launch(port); err == nil {
-			return nil
+		if err = n.launch(port, n.opts.Persist); err == nil {
+			return n.replayOverrides()
 		}
 		if !strings.Contains(err.Error(), "EADDRINUSE") {
 			return err

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/btlm-miner/btlm-miner/bittensor/scale"
 )
@@ -76,7 +77,35 @@ func Address(a scale.AccountID) string { return "0x" + hex.EncodeToString(a[:]) 
 // maps. Beware: a value of 0 deletes the entry (the default then reads back); use
 // SetStorageRaw to store a real zero.
 func (n *Node) SetStorage(ctx context.Context, changes map[string]any) error {
-	return n.Call(ctx, nil, "dev_setStorage", changes)
+	return n.setStorage(ctx, changes)
+}
+
+func (n *Node) setStorage(ctx context.Context, param any) error {
+	if err := n.Call(ctx, nil, "dev_setStorage", param); err != nil {
+		return err
+	}
+	n.mu.Lock()
+	n.overrides = append(n.overrides, param)
+	n.mu.Unlock()
+	return nil
+}
+
+// replayOverrides re-applies the storage overrides after a persistent restart.
+func (n *Node) replayOverrides() error {
+	if !n.opts.Persist {
+		return nil
+	}
+	n.mu.Lock()
+	overrides := append([]any(nil), n.overrides...)
+	n.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for i, o := range overrides {
+		if err := n.Call(ctx, nil, "dev_setStorage", o); err != nil {
+			return fmt.Errorf("chaintest: replay storage override %d after restart: %w", i, err)
+		}
+	}
+	return nil
 }
 
 // SetStorageRaw sets raw storage: key → SCALE value (nil deletes the key).
@@ -89,7 +118,7 @@ func (n *Node) SetStorageRaw(ctx context.Context, kv map[string][]byte) error {
 		}
 		pairs = append(pairs, [2]any{k, val})
 	}
-	return n.Call(ctx, nil, "dev_setStorage", pairs)
+	return n.setStorage(ctx, pairs)
 }
 
 // NewBlock builds count blocks (dev_newBlock) and returns the new head hash.
