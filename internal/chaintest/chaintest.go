@@ -103,7 +103,18 @@ type Node struct {
 // readyLine is chopsticks' readiness line: "… RPC listening on http://127.0.0.1:PORT and ws://…".
 var readyLine = regexp.MustCompile(`RPC listening on http://127\.0\.0\.1:(\d+)`)
 
-// Paths returns the chopsticks entry point and the command-line arguments for opts,
+// PersistAvailable reports (as an error wrapping ErrMissing) whether Options.Persist can
+// work: it needs the sqlite3 native module, which npm builds with node-gyp during
+// npm ci and which is absent where that build did not run.
+func PersistAvailable() error {
+	native := filepath.Join(testenv.RepoRoot(), "test", "node", "node_modules", "sqlite3", "build", "Release", "node_sqlite3.node")
+	if _, err := os.Stat(native); err != nil {
+		return fmt.Errorf("%w: sqlite3 native module for Persist: %v", ErrMissing, err)
+	}
+	return nil
+}
+
+// paths returns the chopsticks entry point and the command-line arguments for opts,
 // or an error wrapping ErrMissing.
 func paths(opts Options) (chop string, args []string, err error) {
 	if _, err := exec.LookPath("node"); err != nil {
@@ -150,9 +161,8 @@ func paths(opts Options) (chop string, args []string, err error) {
 		args = append(args, "--allow-unresolved-imports")
 	}
 	if opts.Persist {
-		native := filepath.Join(testenv.RepoRoot(), "test", "node", "node_modules", "sqlite3", "build", "Release", "node_sqlite3.node")
-		if _, err := os.Stat(native); err != nil {
-			return "", nil, fmt.Errorf("%w: sqlite3 native module for Persist: %v", ErrMissing, err)
+		if err := PersistAvailable(); err != nil {
+			return "", nil, err
 		}
 	}
 	args = append(args, opts.ExtraArgs...)

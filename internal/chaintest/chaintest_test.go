@@ -133,6 +133,9 @@ func TestRestartKeepsPortAndResetsState(t *testing.T) {
 
 // With Persist, a killed node restarts from its last block with its state.
 func TestRestartPersist(t *testing.T) {
+	if err := PersistAvailable(); err != nil {
+		t.Skip(err) // an optional feature: not a failure even in strict mode
+	}
 	n := StartT(t, Options{Runtime: Raonet, Persist: true})
 	ctx := ctxT(t)
 	if err := n.RelaxRateLimits(ctx, 1); err != nil {
