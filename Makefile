@@ -5,8 +5,9 @@ MODEL ?= $(SHARED)/testdata/btlm-tiny
 .PHONY: run test build
 
 # Builds the binary and runs the miner offline: mock chain, local model, axon on :8091.
+# Any caller may query it (allow_non_registered), since the mock subnet holds only the miner.
 run: build
-	./bin/btlm-miner run --subtensor.network mock --btlm.model $(MODEL)
+	./bin/btlm-miner run --subtensor.network mock --btlm.model $(MODEL) --miner.blacklist.allow_non_registered $(ARGS)
 
 # Runs every test (installs the node test peers first).
 test:
