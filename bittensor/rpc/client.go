@@ -69,6 +69,10 @@ type Options struct {
 	BackoffMin   time.Duration // first reconnect delay (250ms)
 	BackoffMax   time.Duration // reconnect delay cap (10s)
 	MaxQueued    int           // notifications buffered per subscription (1024)
+	// OnState, when set, is called from the connection goroutine whenever a connection
+	// comes up (connected, nil) or goes down (false, the reason), e.g. to log
+	// reconnects. It must not block or call back into the client.
+	OnState func(connected bool, err error)
 }
 
 func (o *Options) withDefaults() Options {
@@ -203,9 +207,17 @@ func (c *Client) run() {
 		backoff = c.opts.BackoffMin
 		c.dials.Add(1)
 		c.attach(cn)
+		c.notify(true, nil)
 		<-cn.done
 		cn.wg.Wait()
 		c.detach(cn)
+		c.notify(false, cn.err)
+	}
+}
+
+func (c *Client) notify(connected bool, err error) {
+	if c.opts.OnState != nil {
+		c.opts.OnState(connected, err)
 	}
 }
 

@@ -285,7 +285,18 @@ func nextTick(t *testing.T, s *Subscription) int {
 
 func TestReconnectResubscribes(t *testing.T) {
 	n := newFakeNode(t)
-	c, err := Dial(ctxTimeout(t, 5*time.Second), n.url(), fastOpts)
+	var states []bool
+	var statesMu sync.Mutex
+	opts := *fastOpts
+	opts.OnState = func(up bool, err error) {
+		statesMu.Lock()
+		states = append(states, up)
+		statesMu.Unlock()
+		if up != (err == nil) {
+			t.Errorf("OnState(%v, %v)", up, err)
+		}
+	}
+	c, err := Dial(ctxTimeout(t, 5*time.Second), n.url(), &opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,6 +333,19 @@ func TestReconnectResubscribes(t *testing.T) {
 	if c.Connects() != 2 {
 		t.Errorf("Connects = %d, want 2", c.Connects())
 	}
+	for wait := time.Now().Add(5 * time.Second); time.Now().Before(wait); time.Sleep(5 * time.Millisecond) {
+		statesMu.Lock()
+		got := len(states)
+		statesMu.Unlock()
+		if got >= 3 {
+			break
+		}
+	}
+	statesMu.Lock()
+	if len(states) < 3 || !states[0] || states[1] || !states[2] {
+		t.Errorf("OnState calls %v, want up, down, up", states)
+	}
+	statesMu.Unlock()
 	var got []string
 	if err := c.Call(ctxTimeout(t, 5*time.Second), &got, "echo", "after"); err != nil || got[0] != "after" {
 		t.Errorf("call after reconnect: %v %v", got, err)
