@@ -15,7 +15,9 @@ const (
 	// converted to float32 exactly inside the kernels.
 	BF16
 	// Q8 stores 8-bit block-quantized weights: per row, blocks of BlockSize weights share
-	// one float32 scale d, and w ≈ d·q with q in −127…127. 1.125 bytes per weight.
+	// one float32 scale d, and w ≈ d·q with q in −127…127 (round to nearest, ties to
+	// even). 1.125 bytes per weight, plus in-memory padding of each row to a multiple
+	// of 512 weights (none for 2560 columns, 5% for 6826).
 	Q8
 )
 
