@@ -1,6 +1,6 @@
 package kernels
 
-// Go-assembly kernels (asm_avx512_amd64.s, asm_avx2_amd64.s). Each takes raw pointers
+// Go-assembly kernels (asm_avx512*_amd64.s, asm_avx2*_amd64.s). Each takes raw pointers
 // and counts; the wrappers below check lengths, handle empty inputs and, for the AVX2
 // float kernels, the last n%8 elements.
 
