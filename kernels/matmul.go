@@ -36,6 +36,9 @@ func MatMul(p *Pool, y []float32, m *Matrix, x []float32, n int) {
 	if n < 0 || len(x) != n*m.Cols || len(y) != n*m.Rows {
 		panic(fmt.Sprintf("kernels.MatMul: %dx%d matrix, n=%d, len(x)=%d, len(y)=%d", m.Rows, m.Cols, n, len(x), len(y)))
 	}
+	if err := m.check(); err != nil {
+		panic("kernels.MatMul: " + err.Error())
+	}
 	if n == 0 || m.Rows == 0 {
 		return
 	}

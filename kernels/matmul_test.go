@@ -308,6 +308,23 @@ func TestMatMulPanicsOnBadLengths(t *testing.T) {
 	MatMul(nil, make([]float32, 2), m, make([]float32, 2), 1)
 }
 
+func TestMatMulPanicsOnMalformedMatrix(t *testing.T) {
+	for _, m := range []*Matrix{
+		{Rows: 2, Cols: 3, Format: F32, F32: make([]float32, 5)},
+		{Rows: 2, Cols: 3, Format: Format(7)},
+		{Rows: 2, Cols: 3, Format: Q8, Groups: 1, Stride: 512, Q8: make([]uint8, 512), Scales: make([]float32, 32)},
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("MatMul accepted malformed %v matrix", m.Format)
+				}
+			}()
+			MatVec(nil, make([]float32, 2), m, make([]float32, 3))
+		}()
+	}
+}
+
 func TestMatVecNoAllocs(t *testing.T) {
 	r := rand.New(rand.NewPCG(21, 22))
 	p := NewPool(2)

@@ -107,6 +107,24 @@ func NewBF16(rows, cols int, data []uint16) (*Matrix, error) {
 	return &Matrix{Rows: rows, Cols: cols, Format: BF16, BF16: data}, nil
 }
 
+// check reports whether m's fields are consistent with its Format and shape.
+func (m *Matrix) check() error {
+	ok := false
+	switch m.Format {
+	case F32:
+		ok = len(m.F32) == m.Rows*m.Cols
+	case BF16:
+		ok = len(m.BF16) == m.Rows*m.Cols
+	case Q8:
+		ok = m.Groups == q8Groups(m.Cols) && m.Stride == m.Groups*groupBytes &&
+			len(m.Q8) == m.Rows*m.Stride && len(m.Scales) == m.Rows*m.Groups*GroupBlocks
+	}
+	if !ok {
+		return fmt.Errorf("malformed %v matrix %dx%d", m.Format, m.Rows, m.Cols)
+	}
+	return nil
+}
+
 // Bytes reports the memory the matrix's weights occupy.
 func (m *Matrix) Bytes() int64 {
 	return int64(len(m.F32))*4 + int64(len(m.BF16))*2 + int64(len(m.Q8)) + int64(len(m.Scales))*4
