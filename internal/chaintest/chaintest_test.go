@@ -96,11 +96,23 @@ func TestSharedRaonetDevHelpers(t *testing.T) {
 	}
 }
 
-func TestRestartKeepsPortAndResetsState(t *testing.T) {
-	n := StartT(t, Options{Runtime: Raonet})
+// A node is killed and restarted on the same port, then stopped by its PID. With
+// Persist (where the sqlite3 module is built) it resumes from its last block with its
+// state; without, it starts again from genesis (the rpc package's restart test covers
+// that case too).
+func TestKillRestartStop(t *testing.T) {
+	persist := PersistAvailable() == nil
+	n := StartT(t, Options{Runtime: Raonet, Persist: persist})
 	ctx := ctxT(t)
 	port, pid := n.Port(), n.PID()
+	if err := n.RelaxRateLimits(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := n.NewBlock(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	head, err := n.BlockNumber(ctx)
+	if err != nil {
 		t.Fatal(err)
 	}
 	n.Kill()
@@ -113,12 +125,36 @@ func TestRestartKeepsPortAndResetsState(t *testing.T) {
 	if err := n.Restart(); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("restart ready in %v", n.ReadyIn)
+	t.Logf("restart (persist %v) ready in %v", persist, n.ReadyIn)
 	if n.Port() != port || n.PID() == pid || n.PID() == 0 {
 		t.Errorf("after restart: port %d (was %d), pid %d (was %d)", n.Port(), port, n.PID(), pid)
 	}
-	if num, err := n.BlockNumber(ctx); err != nil || num > 1 { // fresh chain: #0 or #1
-		t.Errorf("block after restart from genesis: %d, %v", num, err)
+	got, err := n.BlockNumber(ctx)
+	switch {
+	case err != nil:
+		t.Fatal(err)
+	case persist && got != head:
+		t.Errorf("head after resume %d, want %d", got, head)
+	case !persist && got > 1:
+		t.Errorf("head after restart from genesis %d, want 0 or 1", got)
+	}
+	if persist {
+		var limit, number string
+		// Replayed dev_setStorage override.
+		if err := n.Call(ctx, &limit, "state_getStorage", weightsRateLimitKey); err != nil || limit != "0x0100000000000000" {
+			t.Errorf("WeightsSetRateLimit[1] after resume = %q, %v", limit, err)
+		}
+		// System.Number (u32, little-endian), written by block execution.
+		wantNumber := "0x" + hex.EncodeToString(scale.AppendU32(nil, uint32(head)))
+		if err := n.Call(ctx, &number, "state_getStorage", "0x26aa394eea5630e07c48ae0c9558cef702a5c1b19ab7a04f536c519aca4983ac"); err != nil || number != wantNumber {
+			t.Errorf("System.Number after resume = %q, want %s (%v)", number, wantNumber, err)
+		}
+	}
+	if _, err := n.NewBlock(ctx, 1); err != nil {
+		t.Fatalf("block after restart: %v", err)
+	}
+	if after, err := n.BlockNumber(ctx); err != nil || after != got+1 {
+		t.Errorf("head after a new block %d, want %d (%v)", after, got+1, err)
 	}
 	pid = n.PID()
 	n.Stop()
@@ -128,47 +164,6 @@ func TestRestartKeepsPortAndResetsState(t *testing.T) {
 	}
 	if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
 		t.Errorf("process %d survives Stop: %v", pid, err)
-	}
-}
-
-// With Persist, a killed node restarts from its last block with its state.
-func TestRestartPersist(t *testing.T) {
-	if err := PersistAvailable(); err != nil {
-		t.Skip(err) // an optional feature: not a failure even in strict mode
-	}
-	n := StartT(t, Options{Runtime: Raonet, Persist: true})
-	ctx := ctxT(t)
-	if err := n.RelaxRateLimits(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := n.NewBlock(ctx, 2); err != nil {
-		t.Fatal(err)
-	}
-	head, err := n.BlockNumber(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n.Kill()
-	if err := n.Restart(); err != nil {
-		t.Fatal(err)
-	}
-	if got, err := n.BlockNumber(ctx); err != nil || got != head {
-		t.Errorf("head after resume %d, want %d (%v)", got, head, err)
-	}
-	var limit, number string
-	if err := n.Call(ctx, &limit, "state_getStorage", weightsRateLimitKey); err != nil || limit != "0x0100000000000000" {
-		t.Errorf("WeightsSetRateLimit[1] after resume = %q, %v", limit, err)
-	}
-	// System.Number (u32, little-endian) was written by block execution.
-	wantNumber := "0x" + hex.EncodeToString(scale.AppendU32(nil, uint32(head)))
-	if err := n.Call(ctx, &number, "state_getStorage", "0x26aa394eea5630e07c48ae0c9558cef702a5c1b19ab7a04f536c519aca4983ac"); err != nil || number != wantNumber {
-		t.Errorf("System.Number after resume = %q, want %s (%v)", number, wantNumber, err)
-	}
-	if _, err := n.NewBlock(ctx, 1); err != nil {
-		t.Fatalf("block after resume: %v", err)
-	}
-	if got, err := n.BlockNumber(ctx); err != nil || got != head+1 {
-		t.Errorf("head after a new block %d, want %d (%v)", got, head+1, err)
 	}
 }
 
