@@ -26,7 +26,7 @@ import (
 //	test_subscribe      → result: "subN", then {"tick": k} every 5 ms
 //	test_unsubscribe id → result: true, stops that subscription
 type fakeNode struct {
-	t    *testing.T
+	t    testing.TB
 	addr string
 	srv  *http.Server
 	ln   net.Listener
@@ -38,7 +38,7 @@ type fakeNode struct {
 	wg           sync.WaitGroup
 }
 
-func newFakeNode(t *testing.T) *fakeNode {
+func newFakeNode(t testing.TB) *fakeNode {
 	n := &fakeNode{t: t, conns: map[*websocket.Conn]context.CancelFunc{}}
 	n.start("127.0.0.1:0")
 	t.Cleanup(n.stop)
@@ -534,4 +534,22 @@ func FuzzDispatch(f *testing.F) {
 		cn.dispatch(data)
 		cn.dispatch(data)
 	})
+}
+
+// BenchmarkCall measures one request/response round trip over the shared connection
+// to the in-process fake node.
+func BenchmarkCall(b *testing.B) {
+	n := newFakeNode(b)
+	c, err := Dial(context.Background(), n.url(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		var got []int
+		if err := c.Call(context.Background(), &got, "echo", i); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
