@@ -160,3 +160,60 @@ func BenchmarkPoolParallel(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDecodeStep streams the matrices of L distinct BTLM-3B layers (qkv, attention
+// out, up, gate, down) through MatMul, as one decode step (n = 1), a batched step of 8
+// sequences or a 128-token prefill would, and extrapolates to the whole model (32
+// layers plus the tied 50257×2560 head, by bytes). Attention, norms and the rest of the
+// step are not included: "tok/s" is the matmul-only bound. Run e.g.
+//
+//	go test -run '^$' -bench 'DecodeStep/q8_0' -benchtime 5x ./kernels/
+func BenchmarkDecodeStep(b *testing.B) {
+	const layers = 4 // distinct memory: 0.36 GB (q8) to 1.26 GB (f32), well above L3
+	shapes := [][2]int{{7680, 2560}, {2560, 2560}, {6826, 2560}, {6826, 2560}, {2560, 6826}}
+	const layerWeights, headWeights = 78643200.0, 50257 * 2560.0
+	for _, f := range []Format{Q8, BF16, F32} {
+		b.Run(f.String(), func(b *testing.B) {
+			var mats []*Matrix
+			for _, sh := range shapes {
+				base := benchCopies(sh[0], sh[1], f)[0]
+				for l := 0; l < layers; l++ {
+					c := *base
+					c.F32 = append([]float32(nil), base.F32...)
+					c.BF16 = append([]uint16(nil), base.BF16...)
+					c.Q8 = append([]uint8(nil), base.Q8...)
+					c.Scales = append([]float32(nil), base.Scales...)
+					mats = append(mats, &c)
+				}
+			}
+			var bytes int64
+			for _, m := range mats {
+				bytes += m.Bytes()
+			}
+			r := rand.New(rand.NewPCG(4, 4))
+			x := randF32(r, 128*6826)
+			y := make([]float32, 128*7680)
+			for _, n := range []int{1, 8, 128} {
+				if n == 128 && f != Q8 {
+					continue
+				}
+				for _, threads := range []int{1, 2} {
+					b.Run(fmt.Sprintf("n%d/T%d", n, threads), func(b *testing.B) {
+						p := NewPool(threads)
+						defer p.Close()
+						b.SetBytes(bytes)
+						for i := 0; i < b.N; i++ {
+							for _, m := range mats {
+								MatMul(p, y[:n*m.Rows], m, x[:n*m.Cols], n)
+							}
+						}
+						perLayer := b.Elapsed().Seconds() / float64(b.N) / layers
+						step := perLayer * (32 + headWeights/layerWeights)
+						b.ReportMetric(float64(bytes)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
+						b.ReportMetric(float64(n)/step, "tok/s")
+					})
+				}
+			}
+		})
+	}
+}
