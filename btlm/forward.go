@@ -111,13 +111,15 @@ func newKVCache(cfg *Config) kvCache {
 	return kvCache{cfg: cfg, k: make([][]float32, cfg.NLayer), v: make([][]float32, cfg.NLayer)}
 }
 
-// reserve makes room for total positions (doubling, at most NPositions).
+// reserve makes room for total positions (at most NPositions).
 func (c *kvCache) reserve(total int) {
 	if total <= c.cap {
 		return
 	}
+	// Grow by a quarter (rounded up to 64 positions), so at most about 25 % of the
+	// cache is unused while copies stay rare.
 	E := c.cfg.NEmbd
-	newCap := max(2*c.cap, 64, total)
+	newCap := (max(c.cap+c.cap/4, total) + 63) / 64 * 64
 	newCap = min(newCap, c.cfg.NPositions)
 	for l := range c.k {
 		c.k[l] = grow(c.k[l], c.n*E, newCap*E)
