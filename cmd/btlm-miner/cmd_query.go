@@ -92,7 +92,9 @@ func runQuery(args []string, stdout, stderr io.Writer) (code int) {
 			_, err := stdout.Write(chunk)
 			return err
 		})
-		if wrote {
+		// End stdout with a newline as the unary path does, so that the status line
+		// on stderr never runs into the completion.
+		if wrote || res.OK() {
 			fmt.Fprintln(stdout)
 		}
 	} else {

@@ -69,6 +69,7 @@ func TestQueryCommand(t *testing.T) {
 		{"unary v10", []string{"hello there"}, 0, "echo: user: hello there\n", "status: 200 Success"},
 		{"unary v6 two messages", []string{"--style", "v6", "--role", "system,user", "be brief", "hi"}, 0, "echo: system,user: hi\n", "status: 200 Success"},
 		{"stream", []string{"--stream", "one two"}, 0, "one two \n", "status: 200 Success"},
+		{"stream of no chunks", []string{"--stream", "  "}, 0, "\n", "status: 200 Success"},
 		{"wrong axon hotkey", []string{"--axon.hotkey", kp.SS58(), "hi"}, 1, "", "status: 401 Not Verified with error: Signature mismatch"},
 		{"no message", nil, 2, "", "give at least one message"},
 		{"bad style", []string{"--style", "v7", "x"}, 2, "", "unknown dendrite style"},
