@@ -200,11 +200,11 @@ func (c *client) download(ctx context.Context, file string, m fileMeta, part str
 	defer f.Close()
 	h := newVerifier(m.etag, m.size)
 	have, err := io.Copy(h, f) // hash what an earlier attempt left
-	if err != nil {
+	switch {
+	case errors.Is(err, errCorrupt): // longer than the file: start over
+		h, have = newVerifier(m.etag, m.size), 0
+	case err != nil:
 		return fmt.Errorf("read partial %s: %w", file, err)
-	}
-	if m.size >= 0 && have > m.size {
-		have = 0
 	}
 	if m.size >= 0 && have < m.size {
 		if err := checkFreeSpace(filepath.Dir(part), m.size-have); err != nil {
@@ -250,8 +250,15 @@ func (c *client) download(ctx context.Context, file string, m fileMeta, part str
 		}
 		bar := newProgress(c.opts, file, have, m.size)
 		body := &stallReader{r: resp.Body, timeout: c.opts.Timeout * 3, cancel: cancel}
-		n, err := io.Copy(io.MultiWriter(f, h, bar), body)
+		// The verifier comes first: it refuses bytes past the announced size before
+		// they reach the disk.
+		n, err := io.Copy(io.MultiWriter(h, f, bar), body)
 		bar.done()
+		if errors.Is(err, errCorrupt) {
+			f.Close()
+			_ = os.Remove(part)
+			return fmt.Errorf("GET %s: %w", file, err)
+		}
 		if err != nil {
 			return retryableError{fmt.Errorf("GET %s: body after %d bytes: %w", file, have+n, err)}
 		}
@@ -305,13 +312,19 @@ func newVerifier(etag string, size int64) *verifier {
 	return v
 }
 
+// Write hashes p. It fails, wrapping errCorrupt, once the content would pass the
+// announced size (or 64 MiB for a git-stored file of unknown size), so that a server
+// cannot fill the disk or the memory.
 func (v *verifier) Write(p []byte) (int, error) {
+	if v.size >= 0 && v.n+int64(len(p)) > v.size {
+		return 0, fmt.Errorf("%w: more than the announced %d bytes", errCorrupt, v.size)
+	}
 	v.n += int64(len(p))
 	if v.sha != nil {
 		return v.sha.Write(p)
 	}
 	if v.n > 64<<20 {
-		return 0, errors.New("git-stored file larger than 64 MiB")
+		return 0, fmt.Errorf("%w: git-stored file larger than 64 MiB", errCorrupt)
 	}
 	v.body = append(v.body, p...)
 	return len(p), nil

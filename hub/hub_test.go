@@ -37,6 +37,7 @@ type fakeHub struct {
 	mu         sync.Mutex
 	cutNext    int               // the next N CDN GETs send half the body, then break
 	corrupt    bool              // the CDN serves different bytes
+	extra      int               // the CDN sends this many bytes past the content
 	ranges     []string          // Range headers the CDN saw
 	cdnAuth    []string          // Authorization headers the CDN saw
 	heads      int               // HEAD requests
@@ -151,6 +152,9 @@ func (h *fakeHub) serveCDN(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", n, len(content)-1, len(content)))
 	}
 	body := content[start:]
+	if h.extra > 0 {
+		body = append(bytes.Clone(body), make([]byte, h.extra)...)
+	}
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	if cut {
@@ -303,6 +307,47 @@ func TestPartialFileFromEarlierProcessResumes(t *testing.T) {
 	}
 	if h.served != int64(len(content)-100000) {
 		t.Errorf("served %d bytes, want only the missing %d", h.served, len(content)-100000)
+	}
+}
+
+func TestOversizedPartialFileStartsOver(t *testing.T) {
+	h := tinyRepo(t)
+	opts := testOptions(t, h)
+	content := h.files["model.safetensors"]
+	blobs := filepath.Join(opts.CacheDir, "models--cerebras--btlm-test", "blobs")
+	if err := os.MkdirAll(blobs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	part := filepath.Join(blobs, h.etag("model.safetensors")+".0badc0de.incomplete")
+	if err := os.WriteFile(part, append(bytes.Clone(content), "junk"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir, err := Resolve(context.Background(), h.repo, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(readFile(t, filepath.Join(dir, "model.safetensors")), content) {
+		t.Fatal("content differs")
+	}
+	if len(h.ranges) != 1 || h.ranges[0] != "" {
+		t.Fatalf("Range headers = %q, want one full GET", h.ranges)
+	}
+}
+
+func TestBodyPastAnnouncedSizeRejected(t *testing.T) {
+	h := tinyRepo(t)
+	h.extra = 1 << 20
+	opts := testOptions(t, h)
+	_, err := Resolve(context.Background(), h.repo, opts)
+	if !errors.Is(err, errCorrupt) || !strings.Contains(err.Error(), "announced") {
+		t.Fatalf("err = %v, want a corruption error about the announced size", err)
+	}
+	blobs := filepath.Join(opts.CacheDir, "models--cerebras--btlm-test", "blobs")
+	if _, err := os.Stat(filepath.Join(blobs, h.etag("model.safetensors"))); !os.IsNotExist(err) {
+		t.Error("oversized blob stored")
+	}
+	if m, _ := filepath.Glob(filepath.Join(blobs, "*.incomplete")); len(m) != 0 {
+		t.Errorf("oversized partial kept: %v", m)
 	}
 }
 
