@@ -70,7 +70,8 @@ const (
 	StatusClientError   = 422
 )
 
-// MaxResponseBytes bounds a non-streaming response body.
+// MaxResponseBytes bounds a response body, plain or streamed: a longer one is cut
+// off with a client-side error.
 const MaxResponseBytes = 16 << 20
 
 // Dendrite sends synapses. It is safe for concurrent use, but concurrent calls to
@@ -298,8 +299,12 @@ func (d *Dendrite) Send(ctx context.Context, t Target, m synapse.Message, body [
 	ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	if onChunk != nil && ct == "text/event-stream" {
 		buf := make([]byte, 32<<10)
+		total := 0
 		for {
 			n, rerr := resp.Body.Read(buf)
+			if total += n; total > MaxResponseBytes {
+				return fail(StatusClientError, fmt.Errorf("stream longer than %d bytes", MaxResponseBytes))
+			}
 			if n > 0 {
 				if err := onChunk(buf[:n]); err != nil {
 					return fail(StatusClientError, fmt.Errorf("stream consumer: %w", err))
@@ -361,9 +366,7 @@ func transportCode(ctx context.Context, err error) int {
 // piece is appended (so newlines are lost; chunk boundaries are arbitrary).
 func StreamCompletion(dst *string) func([]byte) error {
 	return func(chunk []byte) error {
-		for _, piece := range bytes.Split(chunk, []byte("\n")) {
-			*dst += string(piece)
-		}
+		*dst += string(bytes.ReplaceAll(chunk, []byte("\n"), nil))
 		return nil
 	}
 }

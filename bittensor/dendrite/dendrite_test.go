@@ -262,6 +262,31 @@ func TestStreamRead(t *testing.T) {
 	}
 }
 
+func TestStreamLongerThanLimitIsCut(t *testing.T) {
+	chunk := bytes.Repeat([]byte("x"), 1<<20)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		synapse.SetHeader(w.Header(), "bt_header_axon_status_code", "200")
+		w.Header().Set("Content-Type", "text/event-stream")
+		for range MaxResponseBytes/len(chunk) + 2 {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}))
+	defer srv.Close()
+	d := New(testKey(t))
+	defer d.CloseIdleConnections()
+	got := 0
+	res := d.CallStream(context.Background(), targetOf(t, srv.URL), synapse.NewStreamPrompting([]string{"user"}, []string{"x"}), 5*time.Second,
+		func(c []byte) error { got += len(c); return nil })
+	if res.StatusCode != StatusClientError || res.Err == nil || !strings.Contains(res.Err.Error(), "stream longer than") {
+		t.Errorf("oversized stream: %d %v", res.StatusCode, res.Err)
+	}
+	if got > MaxResponseBytes {
+		t.Errorf("consumer got %d bytes, more than the %d limit", got, MaxResponseBytes)
+	}
+}
+
 func targetOf(t *testing.T, url string) Target {
 	host, port, _ := net.SplitHostPort(strings.TrimPrefix(url, "http://"))
 	p, _ := strconv.Atoi(port)
