@@ -64,7 +64,7 @@ func New(cfg Config, hotkey *wallet.Keypair, opts ...Option) (*Axon, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("axon: %w", err)
 	}
-	a := &Axon{cfg: cfg.withDefaults(), hotkey: hotkey, uuid: newUUID(), now: time.Now, log: slog.Default(),
+	a := &Axon{cfg: cfg.withDefaults(), hotkey: hotkey, uuid: synapse.NewUUID(), now: time.Now, log: slog.Default(),
 		routes: map[string]*Handler{}}
 	for _, o := range opts {
 		o(a)
@@ -215,15 +215,6 @@ func (a *Axon) Stats() Stats {
 		return Stats{}
 	}
 	return s.stats()
-}
-
-func newUUID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }
 
 func newErrorID() string {

@@ -285,7 +285,7 @@ func (x *exchange) stream(ctx context.Context, h *Handler, m synapse.Message, pr
 		x.a.sched.withdraw(j)
 		return
 	}
-	x.writeHeaders(http.StatusOK, msgSuccess, true)
+	x.writeHeaders(http.StatusOK, msgSuccess)
 	x.w.Header().Set("Content-Type", "text/event-stream")
 	x.w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(x.w)
@@ -345,7 +345,7 @@ func (x *exchange) succeed(m synapse.Message) {
 		x.forwardFailed(fmt.Errorf("encode response: %w", err))
 		return
 	}
-	x.writeHeaders(http.StatusOK, msgSuccess, false)
+	x.writeHeaders(http.StatusOK, msgSuccess)
 	x.w.Header().Set("Content-Type", "application/json")
 	x.w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	x.w.WriteHeader(http.StatusOK)
@@ -358,7 +358,7 @@ func (x *exchange) fail(code int, msg string) {
 	body, _ := json.Marshal(struct {
 		Message string `json:"message"`
 	}{msg})
-	x.writeHeaders(code, msg, false)
+	x.writeHeaders(code, msg)
 	x.w.Header().Set("Content-Type", "application/json")
 	x.w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	x.w.WriteHeader(code)
@@ -367,7 +367,7 @@ func (x *exchange) fail(code int, msg string) {
 }
 
 // writeHeaders sets the bt header set of §7 by direct (lowercase) map assignment.
-func (x *exchange) writeHeaders(code int, msg string, streaming bool) {
+func (x *exchange) writeHeaders(code int, msg string) {
 	hdr := x.w.Header()
 	set := func(k, v string) { hdr[k] = []string{v} }
 	hv, a := x.hv, x.a
@@ -427,5 +427,4 @@ func (x *exchange) writeHeaders(code int, msg string, streaming bool) {
 	if d.Signature != nil {
 		set(synapse.PrefixDendrite+"signature", *d.Signature)
 	}
-	_ = streaming
 }

@@ -8,7 +8,6 @@ package dendrite
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -110,7 +109,7 @@ func WithWaitSlack(d time.Duration) Option { return func(x *Dendrite) { x.slack 
 
 // New returns a dendrite signing with hotkey.
 func New(hotkey *wallet.Keypair, opts ...Option) *Dendrite {
-	d := &Dendrite{hotkey: hotkey, uuid: newUUID(), externalIP: "127.0.0.1", now: time.Now}
+	d := &Dendrite{hotkey: hotkey, uuid: synapse.NewUUID(), externalIP: "127.0.0.1", now: time.Now}
 	for _, o := range opts {
 		o(d)
 	}
@@ -369,13 +368,4 @@ func StreamCompletion(dst *string) func([]byte) error {
 		*dst += string(bytes.ReplaceAll(chunk, []byte("\n"), nil))
 		return nil
 	}
-}
-
-func newUUID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x10 // version 1 layout, random node and time (uuid1 shape)
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }

@@ -41,8 +41,8 @@ func EncodeHeaders(m Message) []Header {
 	b := m.Base()
 	hs := make([]Header, 0, 24)
 	hs = append(hs, Header{"name", m.ClassName()}, Header{"timeout", PyFloatRepr(float64(b.Timeout))})
-	hs = appendTerminal(hs, PrefixAxon, &b.Axon)
-	hs = appendTerminal(hs, PrefixDendrite, &b.Dendrite)
+	hs = TerminalHeaders(hs, PrefixAxon, &b.Axon)
+	hs = TerminalHeaders(hs, PrefixDendrite, &b.Dendrite)
 	for _, f := range m.RequiredFields() {
 		hs = append(hs, Header{PrefixInputObj + f.Name, base64.StdEncoding.EncodeToString([]byte(f.EmptyJSON))})
 	}
@@ -51,12 +51,9 @@ func EncodeHeaders(m Message) []Header {
 	return hs
 }
 
-// TerminalHeaders appends the non-nil fields of t as prefix+field headers.
-func TerminalHeaders(dst []Header, prefix string, t *TerminalInfo) []Header {
-	return appendTerminal(dst, prefix, t)
-}
-
-func appendTerminal(hs []Header, prefix string, t *TerminalInfo) []Header {
+// TerminalHeaders appends the non-nil fields of t to hs as prefix+field headers, in
+// TerminalInfo field order.
+func TerminalHeaders(hs []Header, prefix string, t *TerminalInfo) []Header {
 	if t.StatusCode != nil {
 		hs = append(hs, Header{prefix + "status_code", itoa(*t.StatusCode)})
 	}
@@ -269,7 +266,7 @@ func parsePyIntSized(s string, bits int) (int64, error) {
 	s = strings.TrimSpace(s)
 	if strings.Contains(s, "_") {
 		if strings.Contains(s, "__") || strings.HasSuffix(s, "_") || strings.HasPrefix(strings.TrimLeft(s, "+-"), "_") {
-			return 0, fmt.Errorf("invalid integer %q", s)
+			return 0, fmt.Errorf("invalid integer %q", truncate(s, 32))
 		}
 		s = strings.ReplaceAll(s, "_", "")
 	}

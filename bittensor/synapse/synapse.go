@@ -11,6 +11,7 @@
 package synapse
 
 import (
+	"crypto/rand"
 	"crypto/sha3"
 	"encoding/hex"
 	"encoding/json"
@@ -183,3 +184,15 @@ func Ptr[T any](v T) *T { return &v }
 
 // itoa is strconv.Itoa for the int sizes used here.
 func itoa[T int | int64](v T) string { return strconv.FormatInt(int64(v), 10) }
+
+// NewUUID returns a random uuid in the form str(uuid.uuid1()) takes (version 1,
+// RFC 4122 variant), as the Python axon and dendrite stamp on their TerminalInfo. Its
+// bits are random: it identifies an instance, it is not a timestamp.
+func NewUUID() string {
+	var b [16]byte
+	rand.Read(b[:]) // never fails (crypto/rand)
+	b[6] = b[6]&0x0f | 0x10
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
