@@ -203,7 +203,7 @@ func (c *Client) Runtime(ctx context.Context, at string) (*Runtime, error) {
 	if err := c.call(ctx, &hexMeta, "state_getMetadata", atParams(at)...); err != nil {
 		return nil, err
 	}
-	raw, err := decodeHex(hexMeta)
+	raw, err := rpc.DecodeHex(hexMeta)
 	if err != nil {
 		return nil, fmt.Errorf("state_getMetadata: %w", err)
 	}
@@ -221,10 +221,6 @@ func (c *Client) Runtime(ctx context.Context, at string) (*Runtime, error) {
 	return rt, nil
 }
 
-func decodeHex(s string) ([]byte, error) {
-	return hex.DecodeString(strings.TrimPrefix(s, "0x"))
-}
-
 // StorageRaw reads one storage key at block hash at ("" = best); nil when absent.
 func (c *Client) StorageRaw(ctx context.Context, key []byte, at string) ([]byte, error) {
 	var v *string
@@ -234,7 +230,7 @@ func (c *Client) StorageRaw(ctx context.Context, key []byte, at string) ([]byte,
 	if v == nil {
 		return nil, nil
 	}
-	b, err := decodeHex(*v)
+	b, err := rpc.DecodeHex(*v)
 	if err != nil {
 		return nil, fmt.Errorf("state_getStorage: %w", err)
 	}
@@ -275,7 +271,7 @@ func (c *Client) StateCall(ctx context.Context, fn string, args []byte, at strin
 	if err := c.call(ctx, &v, "state_call", atParams(at, fn, "0x"+hex.EncodeToString(args))...); err != nil {
 		return nil, err
 	}
-	return decodeHex(v)
+	return rpc.DecodeHex(v)
 }
 
 // SubscribeBlocks delivers new best block numbers (chain_subscribeNewHeads). The
