@@ -196,40 +196,60 @@ func (m *Metadata) MinSize(id TypeID) int {
 
 // IsZeroSized reports whether every value of type id encodes to zero bytes (unit
 // structs, empty tuples, PhantomData): such signed extensions can be skipped safely.
+// Each type is visited once, so hostile self-referencing types cost linear time; a
+// type that contains itself is an error.
 func (m *Metadata) IsZeroSized(id TypeID) (bool, error) {
-	return m.zeroSized(id, 0)
+	return m.zeroSized(id, map[TypeID]int8{})
 }
 
-func (m *Metadata) zeroSized(id TypeID, depth int) (bool, error) {
-	if depth > maxDepth {
-		return false, fmt.Errorf("type %d: nesting deeper than %d", id, maxDepth)
+const (
+	zsVisiting int8 = iota + 1
+	zsYes
+	zsNo
+)
+
+func (m *Metadata) zeroSized(id TypeID, memo map[TypeID]int8) (bool, error) {
+	switch memo[id] {
+	case zsVisiting:
+		return false, fmt.Errorf("type %d contains itself", id)
+	case zsYes:
+		return true, nil
+	case zsNo:
+		return false, nil
 	}
 	t, err := m.Type(id)
 	if err != nil {
 		return false, err
 	}
+	var parts []TypeID
 	switch t.Kind {
 	case KindComposite:
 		for _, f := range t.Fields {
-			if z, err := m.zeroSized(f.Type, depth+1); err != nil || !z {
-				return false, err
-			}
+			parts = append(parts, f.Type)
 		}
-		return true, nil
 	case KindTuple:
-		for _, e := range t.Tuple {
-			if z, err := m.zeroSized(e, depth+1); err != nil || !z {
-				return false, err
-			}
-		}
-		return true, nil
+		parts = t.Tuple
 	case KindArray:
-		if t.Len == 0 {
-			return true, nil
+		if t.Len > 0 {
+			parts = []TypeID{t.Elem}
 		}
-		return m.zeroSized(t.Elem, depth+1)
+	default:
+		memo[id] = zsNo
+		return false, nil
 	}
-	return false, nil
+	memo[id] = zsVisiting
+	for _, p := range parts {
+		z, err := m.zeroSized(p, memo)
+		if err != nil {
+			return false, err
+		}
+		if !z {
+			memo[id] = zsNo
+			return false, nil
+		}
+	}
+	memo[id] = zsYes
+	return true, nil
 }
 
 // Pallet returns the pallet called name.

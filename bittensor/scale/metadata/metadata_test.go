@@ -415,6 +415,27 @@ func TestDynamicDecodeRejects(t *testing.T) {
 	if _, err := m2.IsZeroSized(TypeID(len(mm.Types) - 1)); err == nil {
 		t.Error("IsZeroSized of a self-reference did not fail")
 	}
+	// A chain of composites each holding two copies of the next: walking it naively
+	// takes 2^depth steps; IsZeroSized and DecodeValue must stay linear.
+	mm = testMetadata(14)
+	base := TypeID(len(mm.Types))
+	for i := TypeID(0); i < 200; i++ {
+		next := base + i + 1
+		if i == 199 {
+			next = tUnit
+		}
+		mm.Types = append(mm.Types, Type{ID: base + i, Kind: KindComposite, Fields: []Field{{Name: "a", Type: next}, {Name: "b", Type: next}}})
+	}
+	m3, err := Decode(encodeMetadata(mm))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if z, err := m3.IsZeroSized(base); err != nil || !z {
+		t.Errorf("binary chain of units: zero-sized %v, %v", z, err)
+	}
+	if _, err := m3.DecodeValue(base, nil); err == nil {
+		t.Error("exponential value decoded")
+	}
 }
 
 func TestStorageValueDefaults(t *testing.T) {
