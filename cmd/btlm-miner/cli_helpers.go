@@ -1,7 +1,7 @@
 package main
 
-// Helpers shared by the model commands (generate, tokenize): flag parsing with one-line
-// errors, error printing, panic containment and JSON output.
+// Helpers shared by the commands: flag parsing with one-line errors, error printing,
+// panic containment and JSON output.
 
 import (
 	"encoding/json"
@@ -62,4 +62,16 @@ func parseCommandFlags(fs *pflag.FlagSet, args []string, stdout, stderr io.Write
 func usageError(stderr io.Writer, name, msg string) int {
 	fmt.Fprintf(stderr, "btlm-miner %s: %s (see 'btlm-miner %s --help')\n", name, msg, name)
 	return 2
+}
+
+// parseNoArgs parses args into fs and refuses positional arguments. It returns
+// pflag.ErrHelp after --help.
+func parseNoArgs(fs *pflag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
 }

@@ -65,28 +65,23 @@ func newChainFlagSet(name string, stderr io.Writer) (*pflag.FlagSet, *chainFlags
 	return fs, cf
 }
 
-// parseChainFlags parses args; done is true when the command must return code.
+// parseChainFlags parses args; done is true when the command must return code (0
+// after --help, 2 after a flag error or a stray argument).
 func parseChainFlags(fs *pflag.FlagSet, args []string, stderr io.Writer) (code int, done bool) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return 0, true
-		}
+	switch err := parseNoArgs(fs, args); {
+	case errors.Is(err, pflag.ErrHelp):
+		return 0, true
+	case err != nil:
 		fmt.Fprintf(stderr, "btlm-miner %s: %v\n", fs.Name(), err)
-		return 2, true
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "btlm-miner %s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
 		return 2, true
 	}
 	return 0, false
 }
 
+// chainFail prints err as the one line "btlm-miner chain NAME: message" and returns 1.
 func chainFail(stderr io.Writer, name string, err error) int {
-	fmt.Fprintf(stderr, "btlm-miner chain %s: %s\n", name, oneLine(err.Error()))
-	return 1
+	return printCommandError(stderr, "chain "+name, err)
 }
-
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 func chainBlock(args []string, stdout, stderr io.Writer) int {
 	fs, cf := newChainFlagSet("block", stderr)
@@ -160,9 +155,8 @@ func printMetagraph(w io.Writer, m *subtensor.Metagraph) {
 func chainServeAxon(args []string, stdout, stderr io.Writer) int {
 	fs, cf := newChainFlagSet("serve-axon", stderr)
 	netuid := fs.Uint16("netuid", 1, "subnet id")
-	walletName := fs.String("wallet.name", "default", "wallet name")
-	hotkeyName := fs.String("wallet.hotkey", "default", "hotkey name")
-	walletPath := fs.String("wallet.path", wallet.DefaultPath, "wallets directory")
+	var wf walletFlags
+	wf.register(fs)
 	ip := fs.String("axon.ip", "", "the axon's address; published when --axon.external_ip is not given and it is a specific address")
 	extIP := fs.String("axon.external_ip", "", "public IP address to publish")
 	port := fs.Uint16("axon.port", 8091, "the axon's port; published when --axon.external_port is not given")
@@ -189,13 +183,10 @@ func chainServeAxon(args []string, stdout, stderr io.Writer) int {
 	if *extPort != 0 {
 		*port = *extPort
 	}
-	if err := wallet.CheckName(*walletName); err != nil {
+	if err := wf.check(); err != nil {
 		return chainFail(stderr, "serve-axon", err)
 	}
-	if err := wallet.CheckName(*hotkeyName); err != nil {
-		return chainFail(stderr, "serve-axon", err)
-	}
-	kp, err := wallet.LoadHotkey(wallet.HotkeyPath(wallet.ExpandHome(*walletPath), *walletName, *hotkeyName))
+	kp, err := wallet.LoadHotkey(wallet.HotkeyPath(wf.path, wf.name, wf.hotkey))
 	if err != nil {
 		return chainFail(stderr, "serve-axon", err)
 	}

@@ -91,16 +91,6 @@ func walletFlagSet(name string, stderr io.Writer) *pflag.FlagSet {
 	return fs
 }
 
-func parseNoArgs(fs *pflag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	return nil
-}
-
 func walletNewHotkey(args []string, stdout, stderr io.Writer) error {
 	var wf walletFlags
 	fs := walletFlagSet("new-hotkey", stderr)
