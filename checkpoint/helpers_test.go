@@ -78,6 +78,10 @@ func (p *pickler) int(n int) *pickler {
 		return p.op(opBinInt1, byte(n))
 	case n >= 0 && n < 65536:
 		return p.op(opBinInt2, byte(n), byte(n>>8))
+	case n != int(int32(n)): // LONG1: 8 little-endian two's-complement bytes
+		p.op(opLong1, 8)
+		p.Write(binary.LittleEndian.AppendUint64(nil, uint64(n)))
+		return p
 	default:
 		p.WriteByte(opBinInt)
 		p.Write(binary.LittleEndian.AppendUint32(nil, uint32(int32(n))))

@@ -165,19 +165,27 @@ func torchEntry(name string, t *pyTensor, st *storage) (*tensorEntry, error) {
 	if n == 0 {
 		return e, nil
 	}
-	last := t.offset // index of the last element reachable
+	// last is the index of the last element the view reaches; it is kept within the
+	// storage at every step, so that no product can overflow.
+	limit, last := t.storage.numel-1, t.offset
+	outside := last > limit
 	contiguous := true
 	want := int64(1)
-	for d := len(t.shape) - 1; d >= 0; d-- {
-		last += int64(t.shape[d]-1) * int64(t.stride[d])
-		if t.shape[d] != 1 && int64(t.stride[d]) != want {
+	for d := len(t.shape) - 1; d >= 0 && !outside; d-- {
+		span, step := int64(t.shape[d]-1), int64(t.stride[d])
+		if step != 0 && span > (limit-last)/step {
+			outside = true
+			break
+		}
+		last += span * step
+		if t.shape[d] != 1 && step != want {
 			contiguous = false
 		}
 		want *= int64(t.shape[d])
 	}
-	if last >= t.storage.numel {
-		return nil, fmt.Errorf("tensor %q: shape %v, stride %v, offset %d reach element %d of a storage of %d",
-			name, t.shape, t.stride, t.offset, last, t.storage.numel)
+	if outside {
+		return nil, fmt.Errorf("tensor %q: shape %v, stride %v, offset %d reach beyond a storage of %d elements",
+			name, t.shape, t.stride, t.offset, t.storage.numel)
 	}
 	if !contiguous {
 		e.strides = t.stride

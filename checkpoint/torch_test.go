@@ -145,6 +145,7 @@ func TestTorchCorrupt(t *testing.T) {
 		{"storage too short", buildTorchZip(t, good, shortStorage, false), "truncated?"},
 		{"view beyond storage", withTensors(func(ts []torchTensor) { ts[2].offset = 10 }), `tensor "tail"`},
 		{"stride beyond storage", withTensors(func(ts []torchTensor) { ts[1].stride = []int{1, 5} }), `tensor "w_t"`},
+		{"stride past int64", withTensors(func(ts []torchTensor) { ts[0].shape, ts[0].stride = []int{1 << 24}, []int{1 << 40} }), `tensor "w"`},
 		{"storage type changes", withTensors(func(ts []torchTensor) { ts[3].storageType = "HalfStorage" }), "two different types"},
 		{"unknown storage type", withTensors(func(ts []torchTensor) { ts[4].storageType = "ComplexFloatStorage" }), "forbidden global torch.ComplexFloatStorage"},
 		{"truncated zip", validZip[:len(validZip)-30], "zip"},
