@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
-	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -198,5 +197,3 @@ func equalFloats(a, b []float32) bool {
 	}
 	return true
 }
-
-var _ = fmt.Sprint

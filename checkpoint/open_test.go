@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -34,7 +35,7 @@ func TestTinyFormatsAgree(t *testing.T) {
 			t.Errorf("%s: dtype %s, want BF16", info.Name, info.DType)
 		}
 		other, ok := pt.Lookup(info.Name)
-		if !ok || !sameInts(other.Shape, info.Shape) {
+		if !ok || !slices.Equal(other.Shape, info.Shape) {
 			t.Fatalf("%s: %v in safetensors, %+v (%v) in pytorch", info.Name, info.Shape, other, ok)
 		}
 		if !equalFloats(readAll(t, st, info.Name), readAll(t, pt, info.Name)) {
@@ -54,18 +55,6 @@ func TestTinyFormatsAgree(t *testing.T) {
 	if s := readAll(t, st, "transformer.relative_pe.slopes"); !equalFloats(s, []float32{0.25, 0.0625, 0.015625, 0.00390625}) {
 		t.Errorf("slopes = %v", s)
 	}
-}
-
-func sameInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestTruncatedTinyFiles cuts the real files at many points: opening and reading must

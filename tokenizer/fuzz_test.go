@@ -3,6 +3,7 @@ package tokenizer
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -44,24 +45,12 @@ func FuzzEncode(f *testing.F) {
 				t.Fatalf("empty pre-token in %q", s)
 			}
 			if len(p) > 1 && len(p) <= 256 {
-				if a, b := tok.mergeSmall(p), tok.mergeLarge(p); !equalInt32(a, b) {
+				if a, b := tok.mergeSmall(p), tok.mergeLarge(p); !slices.Equal(a, b) {
 					t.Fatalf("BPE of %q: direct %v, heap %v", p, a, b)
 				}
 			}
 		}
 	})
-}
-
-func equalInt32(a, b []int32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // FuzzStreamDecoder: for any id sequence (special and out-of-range ids included),

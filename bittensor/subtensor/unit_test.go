@@ -9,6 +9,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -180,7 +181,7 @@ func TestNormalizeWeights(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !equalU16(u, tc.wantUIDs) || !equalU16(w, tc.wantW) {
+		if !slices.Equal(u, tc.wantUIDs) || !slices.Equal(w, tc.wantW) {
 			t.Errorf("NormalizeWeights(%v, %v) = %v %v, want %v %v", tc.uids, tc.weights, u, w, tc.wantUIDs, tc.wantW)
 		}
 	}
@@ -190,18 +191,6 @@ func TestNormalizeWeights(t *testing.T) {
 	if _, _, err := NormalizeWeights([]uint16{1, 2}, []float64{1}); err == nil {
 		t.Error("length mismatch accepted")
 	}
-}
-
-func equalU16(a, b []uint16) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestConfigResolve(t *testing.T) {
