@@ -66,20 +66,28 @@ func streamEcho(ctx context.Context, p *synapse.StreamPrompting, w StreamWriter)
 }
 
 // startAxon starts an axon on 127.0.0.1:0 with the echo routes and returns it with its
-// target and a stop function that shuts it down.
+// target; the test's cleanup shuts it down.
 func startAxon(t testing.TB, cfg Config, opts ...Option) (*Axon, dendrite.Target) {
 	t.Helper()
-	cfg.IP = "127.0.0.1"
-	cfg.Port = 0
+	return startHandlers(t, cfg, opts,
+		Unary(func() *synapse.Prompting { return &synapse.Prompting{} }, echo),
+		Streaming(func() *synapse.StreamPrompting { return &synapse.StreamPrompting{} }, streamEcho))
+}
+
+// startHandlers starts an axon on 127.0.0.1:0 serving hs (with a quiet logger before
+// opts) and returns it with its target; the test's cleanup shuts it down and checks
+// that Serve returned no error.
+func startHandlers(t testing.TB, cfg Config, opts []Option, hs ...Handler) (*Axon, dendrite.Target) {
+	t.Helper()
+	cfg.IP, cfg.Port = "127.0.0.1", 0
 	a, err := New(cfg, seedKey(t, axonSeed), append([]Option{WithLogger(quietLogger())}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := a.Attach(Unary(func() *synapse.Prompting { return &synapse.Prompting{} }, echo)); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Attach(Streaming(func() *synapse.StreamPrompting { return &synapse.StreamPrompting{} }, streamEcho)); err != nil {
-		t.Fatal(err)
+	for _, h := range hs {
+		if err := a.Attach(h); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := a.Listen(); err != nil {
 		t.Fatal(err)

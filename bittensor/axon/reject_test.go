@@ -19,27 +19,7 @@ import (
 // startCustom starts an axon whose /Prompting forward is fwd.
 func startCustom(t *testing.T, cfg Config, fwd func(context.Context, *synapse.Prompting) error, opts ...Option) (*Axon, dendrite.Target) {
 	t.Helper()
-	cfg.IP, cfg.Port = "127.0.0.1", 0
-	a, err := New(cfg, seedKey(t, axonSeed), append([]Option{WithLogger(quietLogger())}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Attach(Unary(func() *synapse.Prompting { return &synapse.Prompting{} }, fwd)); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	return a, dendrite.Target{IP: "127.0.0.1", Port: a.Addr().(*net.TCPAddr).Port, Hotkey: axonSS58}
+	return startHandlers(t, cfg, opts, Unary(func() *synapse.Prompting { return &synapse.Prompting{} }, fwd))
 }
 
 // prepared returns a signed Prompting request (body, headers) from d to tgt.
