@@ -1,0 +1,119 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/btlm-miner/btlm-miner/bittensor/scale"
+	"github.com/btlm-miner/btlm-miner/bittensor/subtensor"
+	"github.com/btlm-miner/btlm-miner/bittensor/wallet"
+	"github.com/btlm-miner/btlm-miner/internal/chaintest"
+)
+
+// Balances in rao (1 TAO = 1e9 rao).
+const (
+	fundRao      = 1_000_000_000_000_000 // the coldkey, for the burned registrations
+	validatorRao = 5_000_000_000_000     // 5000 TAO, above minStakeTAO
+	lowStakeRao  = 1_000_000_000         // 1 TAO, below minStakeTAO
+)
+
+// keys are the accounts of the test. Only the miner's hotkey is written to disk; the
+// others sign in the test process.
+type keys struct {
+	cold      *wallet.Keypair // //Alice: funds the burned registrations
+	miner     *wallet.Keypair // fresh mnemonic: the secrets must never reach the logs
+	mnemonic  string
+	validator *wallet.Keypair // registered, validator permit, 5000 TAO
+	lowStake  *wallet.Keypair // registered, permit, 1 TAO (below the minimum)
+	noPermit  *wallet.Keypair // registered, 5000 TAO, no permit
+	stranger  *wallet.Keypair // never registered
+}
+
+func newKeys(t *testing.T) keys {
+	t.Helper()
+	uri := func(u string) *wallet.Keypair {
+		kp, err := wallet.KeypairFromURI(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return kp
+	}
+	phrase, err := wallet.NewMnemonic(12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	miner, err := wallet.KeypairFromMnemonic(phrase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys{cold: uri("//Alice"), miner: miner, mnemonic: phrase,
+		validator: uri("//BtlmE2EValidator"), lowStake: uri("//BtlmE2ELowStake"),
+		noPermit: uri("//BtlmE2ENoPermit"), stranger: uri("//BtlmE2EStranger")}
+}
+
+func account(kp *wallet.Keypair) subtensor.AccountID { return subtensor.AccountID(kp.PublicKey()) }
+
+// prepareChain registers the miner and the callers on netuid 1 and gives them stake and
+// validator permits through storage (burned_register for real, stake and permits with
+// dev_setStorage: staking itself is not what is under test).
+func prepareChain(t *testing.T, ctx context.Context, n *chaintest.Node, c *subtensor.Client, k keys) {
+	t.Helper()
+	if err := n.Fund(ctx, fundRao, scale.AccountID(k.cold.PublicKey())); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.RelaxRateLimits(ctx, netuid); err != nil {
+		t.Fatal(err)
+	}
+	// Four registrations in four blocks: lift the per-block and per-interval limits.
+	limits := []any{[]any{[]any{netuid}, 16}}
+	if err := n.SetStorage(ctx, map[string]any{"SubtensorModule": map[string]any{
+		"MaxRegistrationsPerBlock": limits, "TargetRegistrationsPerInterval": limits}}); err != nil {
+		t.Fatal(err)
+	}
+	uids := map[*wallet.Keypair]uint16{}
+	for _, hk := range []*wallet.Keypair{k.miner, k.validator, k.lowStake, k.noPermit} {
+		if _, err := c.BurnedRegister(ctx, k.cold, netuid, account(hk)); err != nil {
+			t.Fatalf("burned_register %s: %v", hk.SS58(), err)
+		}
+		ok, uid, err := c.IsRegistered(ctx, netuid, account(hk))
+		if err != nil || !ok {
+			t.Fatalf("%s registered = %v, %v", hk.SS58(), ok, err)
+		}
+		uids[hk] = uid
+	}
+	size, err := c.SubnetworkN(ctx, netuid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	permits := make([]bool, size)
+	permits[uids[k.validator]], permits[uids[k.lowStake]] = true, true
+	stake := func(hk *wallet.Keypair, rao uint64) []any {
+		return []any{[]any{chaintest.Address(scale.AccountID(hk.PublicKey())), chaintest.Address(scale.AccountID(k.cold.PublicKey()))},
+			fmt.Sprint(rao)}
+	}
+	// Spec 218's NeuronInfoLite stake is Stake(hotkey, coldkey) summed over coldkeys.
+	if err := n.SetStorage(ctx, map[string]any{"SubtensorModule": map[string]any{
+		"Stake":           []any{stake(k.validator, validatorRao), stake(k.lowStake, lowStakeRao), stake(k.noPermit, validatorRao)},
+		"ValidatorPermit": []any{[]any{[]any{netuid}, permits}},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := c.Metagraph(ctx, netuid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []struct {
+		kp     *wallet.Keypair
+		stake  uint64
+		permit bool
+	}{{k.validator, validatorRao, true}, {k.lowStake, lowStakeRao, true}, {k.noPermit, validatorRao, false}} {
+		nn := m.ByHotkey(account(want.kp))
+		if nn == nil || nn.Stake != want.stake || nn.ValidatorPermit != want.permit {
+			t.Fatalf("metagraph neuron of %s = %+v, want stake %d permit %v", want.kp.SS58(), nn, want.stake, want.permit)
+		}
+	}
+	if m.ByHotkey(account(k.stranger)) != nil {
+		t.Fatal("the stranger is registered")
+	}
+}
