@@ -261,6 +261,13 @@ func (f keyfileFields) declaredPublic() (*[32]byte, error) {
 	return pub, nil
 }
 
+// ParseSeedHex decodes a 32-byte mini secret seed written as 64 hex digits, with or
+// without a "0x" prefix and surrounding space (the "secretSeed" form of a keyfile, and
+// btcli's --seed). Its errors never quote the input, which is a secret.
+func ParseSeedHex(s string) ([]byte, error) {
+	return decodeHex(strings.TrimSpace(s), SeedSize)
+}
+
 // decodeHex decodes an optionally "0x"-prefixed hex string of exactly n bytes. The
 // error never quotes the input.
 func decodeHex(s string, n int) ([]byte, error) {

@@ -214,3 +214,31 @@ func FuzzMnemonic(f *testing.F) {
 		}
 	})
 }
+
+func TestParseSeedHex(t *testing.T) {
+	seed := strings.Repeat("ab", SeedSize)
+	tests := []struct {
+		name, in string
+		errHas   string
+	}{
+		{"bare", seed, ""},
+		{"0x and space", " 0x" + seed + "\n", ""},
+		{"0X", "0X" + seed, ""},
+		{"short", "0x" + seed[2:], "hex digits"},
+		{"long", seed + "00", "hex digits"},
+		{"not hex", strings.Repeat("zz", SeedSize), "not valid hex"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := ParseSeedHex(tc.in)
+			switch {
+			case tc.errHas == "" && (err != nil || len(b) != SeedSize || b[0] != 0xab):
+				t.Errorf("ParseSeedHex = %x, %v", b, err)
+			case tc.errHas != "" && (err == nil || !strings.Contains(err.Error(), tc.errHas)):
+				t.Errorf("err = %v, want one containing %q", err, tc.errHas)
+			case err != nil && strings.Contains(err.Error(), "zz"):
+				t.Errorf("error quotes the secret: %v", err)
+			}
+		})
+	}
+}

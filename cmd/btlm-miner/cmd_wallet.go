@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/btlm-miner/btlm-miner/bittensor/wallet"
 	"github.com/spf13/pflag"
@@ -151,9 +150,9 @@ func walletRegenHotkey(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	case *seed != "":
-		raw, err := parseSeed(*seed)
+		raw, err := wallet.ParseSeedHex(*seed)
 		if err != nil {
-			return err
+			return fmt.Errorf("--seed: %w", err)
 		}
 		if kp, err = wallet.KeypairFromSeed(raw); err != nil {
 			return err
@@ -211,19 +210,6 @@ func walletShow(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "coldkeypub  (unreadable: %v)\n", err)
 	}
 	return nil
-}
-
-// parseSeed decodes a 0x-prefixed (or bare) 64-digit hex seed without echoing it.
-func parseSeed(s string) ([]byte, error) {
-	s = strings.TrimPrefix(strings.TrimPrefix(strings.TrimSpace(s), "0x"), "0X")
-	if len(s) != 2*wallet.SeedSize {
-		return nil, fmt.Errorf("--seed: want %d hex digits, got %d", 2*wallet.SeedSize, len(s))
-	}
-	b, err := hex.DecodeString(s)
-	if err != nil {
-		return nil, errors.New("--seed: not valid hex")
-	}
-	return b, nil
 }
 
 // readSecretLine reads one line (at most 1 KiB) from r.
