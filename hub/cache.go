@@ -15,13 +15,14 @@
 package hub
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path"
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/btlm-miner/btlm-miner/internal/atomicfile"
 )
 
 var (
@@ -161,30 +162,11 @@ func (c repoCache) markAbsent(commit, file string) error {
 	return f.Close()
 }
 
-// writeFileAtomic writes data to a temporary file beside path, syncs it and renames it
-// into place.
+// writeFileAtomic writes data to path (mode 0644) through internal/atomicfile,
+// replacing any old content and creating missing directories.
 func writeFileAtomic(path string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	_, werr := f.Write(data)
-	serr := f.Sync()
-	cerr := f.Close()
-	if err := errors.Join(werr, serr, cerr); err != nil {
-		_ = os.Remove(f.Name())
-		return err
-	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		_ = os.Remove(f.Name())
-		return err
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		_ = os.Remove(f.Name())
-		return err
-	}
-	return nil
+	return atomicfile.WriteFile(path, data, 0o644, true)
 }

@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/btlm-miner/btlm-miner/internal/atomicfile"
 )
 
 // ErrExists is returned (wrapped) when a keyfile exists and overwriting was not asked for.
@@ -47,7 +49,7 @@ func WriteHotkey(path string, kp *Keypair, overwrite bool) error {
 	if kp == nil || kp.secret == nil || kp.seed == nil {
 		return fmt.Errorf("write hotkey %s: the key has no seed to store (only keys from a seed or mnemonic can be written)", path)
 	}
-	if err := writeFileAtomic(path, v6KeyfileJSON(kp, true), overwrite); err != nil {
+	if err := writeKeyfile(path, v6KeyfileJSON(kp, true), overwrite); err != nil {
 		return fmt.Errorf("write hotkey: %w", err)
 	}
 	return nil
@@ -56,71 +58,21 @@ func WriteHotkey(path string, kp *Keypair, overwrite bool) error {
 // WritePublicKeyfile writes the public-only keyfile of kp (the form of coldkeypub.txt
 // and btwallet's hotkeypub.txt) atomically, mode 0600.
 func WritePublicKeyfile(path string, kp *Keypair, overwrite bool) error {
-	if err := writeFileAtomic(path, v6KeyfileJSON(kp, false), overwrite); err != nil {
+	if err := writeKeyfile(path, v6KeyfileJSON(kp, false), overwrite); err != nil {
 		return fmt.Errorf("write public keyfile: %w", err)
 	}
 	return nil
 }
 
-func writeFileAtomic(path string, data []byte, overwrite bool) (err error) {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+// writeKeyfile writes data to path (mode 0600) through internal/atomicfile, creating
+// missing directories 0700.
+func writeKeyfile(path string, data []byte, overwrite bool) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
-	if !overwrite {
-		if _, err := os.Lstat(path); err == nil {
-			return fmt.Errorf("%s already exists (use --overwrite to replace it): %w", path, ErrExists)
-		}
+	err := atomicfile.WriteFile(path, data, 0o600, overwrite)
+	if errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("%s already exists (use --overwrite to replace it): %w", path, ErrExists)
 	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmpName := tmp.Name()
-	defer func() {
-		if err != nil {
-			os.Remove(tmpName)
-		}
-	}()
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if overwrite {
-		if err := os.Rename(tmpName, path); err != nil {
-			return err
-		}
-	} else {
-		// link fails if path appeared since the check above; nothing is replaced.
-		if err := os.Link(tmpName, path); err != nil {
-			if errors.Is(err, fs.ErrExist) {
-				return fmt.Errorf("%s already exists (use --overwrite to replace it): %w", path, ErrExists)
-			}
-			// No hard links on this file system: fall back to check-then-rename.
-			if _, statErr := os.Lstat(path); statErr == nil {
-				return fmt.Errorf("%s already exists (use --overwrite to replace it): %w", path, ErrExists)
-			}
-			if err := os.Rename(tmpName, path); err != nil {
-				return err
-			}
-		} else {
-			os.Remove(tmpName)
-		}
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync() // best effort: make the new name durable
-		d.Close()
-	}
-	return nil
+	return err
 }
