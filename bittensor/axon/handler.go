@@ -76,6 +76,7 @@ type StatusError struct {
 	Message string
 }
 
+// Error returns "CODE message".
 func (e *StatusError) Error() string { return fmt.Sprintf("%d %s", e.Code, e.Message) }
 
 // AsStatusError finds a *StatusError in err's chain.

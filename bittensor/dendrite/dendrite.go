@@ -47,6 +47,7 @@ func ParseStyle(s string) (Style, error) {
 	return 0, fmt.Errorf("unknown dendrite style %q (want v10 or v6)", s)
 }
 
+// String returns "v6.1.0" or "v10".
 func (s Style) String() string {
 	if s == StyleV610 {
 		return "v6.1.0"

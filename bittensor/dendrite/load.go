@@ -44,6 +44,7 @@ type LoadReport struct {
 	CPUPerRequest time.Duration
 }
 
+// String formats the report as one line of key=value pairs.
 func (r LoadReport) String() string {
 	return fmt.Sprintf("requests=%d ok=%d failures=%v elapsed=%s verified_req/s=%.0f p50=%s p99=%s max=%s cpu/req=%s",
 		r.Requests, r.OK, r.Failures, r.Elapsed.Round(time.Millisecond), r.PerSecond,

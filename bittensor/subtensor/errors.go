@@ -10,6 +10,7 @@ type ModuleError struct {
 	Docs   string
 }
 
+// Error returns "Pallet.Name", with ": docs" when the metadata documents the error.
 func (e *ModuleError) Error() string {
 	s := e.Pallet + "." + e.Name
 	if e.Docs != "" {
@@ -29,6 +30,7 @@ func (e *ModuleError) Is(target error) bool {
 // named by its variant.
 type DispatchError struct{ Kind, Detail string }
 
+// Error returns "dispatch error: KIND", with the detail when there is one.
 func (e *DispatchError) Error() string {
 	if e.Detail == "" {
 		return "dispatch error: " + e.Kind

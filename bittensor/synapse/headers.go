@@ -105,6 +105,7 @@ type HeaderView struct {
 // HeaderError is a malformed header; its message is safe to return to the client.
 type HeaderError struct{ Name, Problem string }
 
+// Error returns "header NAME: problem".
 func (e *HeaderError) Error() string { return "header " + e.Name + ": " + e.Problem }
 
 // ParseHeaders reads the synapse headers from h, matching names case-insensitively

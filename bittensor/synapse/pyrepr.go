@@ -41,6 +41,7 @@ const DefaultProfile = CPython311
 // Profiles lists every supported profile in the order MatchBodyHash tries them.
 var Profiles = []Profile{CPython311, CPython310, CPython38, CPython312, CPython313}
 
+// String names the profile: CPython version and Unicode database, e.g. "cpython3.11/unicode14.0".
 func (p Profile) String() string {
 	switch p {
 	case CPython38:
