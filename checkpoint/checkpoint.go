@@ -161,6 +161,21 @@ func (c *Checkpoint) Close() error {
 	return first
 }
 
+// openFile opens a one-file checkpoint of the given format, whose tensors add reads;
+// what names the format in errors.
+func openFile(path, format, what string, add func(*Checkpoint, *dataFile) error) (*Checkpoint, error) {
+	f, err := openDataFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", what, err)
+	}
+	c := &Checkpoint{format: format, tensors: map[string]*tensorEntry{}, files: []*dataFile{f}}
+	if err := add(c, f); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("open %s %s: %w", what, path, err)
+	}
+	return c, nil
+}
+
 // Checkpoint file names looked for in a directory, in order of preference.
 const (
 	SafetensorsFile      = "model.safetensors"

@@ -70,10 +70,6 @@ func openIndexShards(path string) (*Checkpoint, error) {
 			return nil, fmt.Errorf("shard %s: %w", shard, err)
 		}
 		c.files = append(c.files, f)
-		before := map[string]bool{}
-		for n := range c.tensors {
-			before[n] = true
-		}
 		if safetensors {
 			err = c.addSafetensors(f)
 		} else {
@@ -83,8 +79,8 @@ func openIndexShards(path string) (*Checkpoint, error) {
 			c.Close()
 			return nil, fmt.Errorf("shard %s: %w", shard, err)
 		}
-		for n := range c.tensors {
-			if !before[n] {
+		for n := range c.tensors { // add refuses a name an earlier shard holds
+			if _, ok := owner[n]; !ok {
 				owner[n] = shard
 			}
 		}

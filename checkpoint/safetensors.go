@@ -99,16 +99,7 @@ func parseSafetensorsHeader(header []byte, dataLen int64) ([]safetensorsTensor, 
 
 // OpenSafetensors opens one .safetensors file.
 func OpenSafetensors(path string) (*Checkpoint, error) {
-	f, err := openDataFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("open safetensors: %w", err)
-	}
-	c := &Checkpoint{format: "safetensors", tensors: map[string]*tensorEntry{}, files: []*dataFile{f}}
-	if err := c.addSafetensors(f); err != nil {
-		c.Close()
-		return nil, fmt.Errorf("open safetensors %s: %w", path, err)
-	}
-	return c, nil
+	return openFile(path, "safetensors", "safetensors", (*Checkpoint).addSafetensors)
 }
 
 func (c *Checkpoint) addSafetensors(f *dataFile) error {

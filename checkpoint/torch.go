@@ -15,16 +15,7 @@ import (
 
 // OpenTorch opens one PyTorch zip checkpoint (pytorch_model.bin).
 func OpenTorch(path string) (*Checkpoint, error) {
-	f, err := openDataFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("open pytorch checkpoint: %w", err)
-	}
-	c := &Checkpoint{format: "pytorch", tensors: map[string]*tensorEntry{}, files: []*dataFile{f}}
-	if err := c.addTorch(f); err != nil {
-		c.Close()
-		return nil, fmt.Errorf("open pytorch checkpoint %s: %w", path, err)
-	}
-	return c, nil
+	return openFile(path, "pytorch", "pytorch checkpoint", (*Checkpoint).addTorch)
 }
 
 func (c *Checkpoint) addTorch(f *dataFile) error {
