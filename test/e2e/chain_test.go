@@ -28,6 +28,7 @@ type keys struct {
 	lowStake  *wallet.Keypair // registered, permit, 1 TAO (below the minimum)
 	noPermit  *wallet.Keypair // registered, 5000 TAO, no permit
 	stranger  *wallet.Keypair // never registered
+	newcomer  *wallet.Keypair // registered with stake and permit after the miner started
 }
 
 func newKeys(t *testing.T) keys {
@@ -49,7 +50,8 @@ func newKeys(t *testing.T) keys {
 	}
 	return keys{cold: uri("//Alice"), miner: miner, mnemonic: phrase,
 		validator: uri("//BtlmE2EValidator"), lowStake: uri("//BtlmE2ELowStake"),
-		noPermit: uri("//BtlmE2ENoPermit"), stranger: uri("//BtlmE2EStranger")}
+		noPermit: uri("//BtlmE2ENoPermit"), stranger: uri("//BtlmE2EStranger"),
+		newcomer: uri("//BtlmE2ENewcomer")}
 }
 
 func account(kp *wallet.Keypair) subtensor.AccountID { return subtensor.AccountID(kp.PublicKey()) }
@@ -65,40 +67,18 @@ func prepareChain(t *testing.T, ctx context.Context, n *chaintest.Node, c *subte
 	if err := n.RelaxRateLimits(ctx, netuid); err != nil {
 		t.Fatal(err)
 	}
-	// Four registrations in four blocks: lift the per-block and per-interval limits.
+	// Five registrations, one block each: lift the per-block and per-interval limits.
 	limits := []any{[]any{[]any{netuid}, 16}}
 	if err := n.SetStorage(ctx, map[string]any{"SubtensorModule": map[string]any{
 		"MaxRegistrationsPerBlock": limits, "TargetRegistrationsPerInterval": limits}}); err != nil {
 		t.Fatal(err)
 	}
-	uids := map[*wallet.Keypair]uint16{}
 	for _, hk := range []*wallet.Keypair{k.miner, k.validator, k.lowStake, k.noPermit} {
-		if _, err := c.BurnedRegister(ctx, k.cold, netuid, account(hk)); err != nil {
-			t.Fatalf("burned_register %s: %v", hk.SS58(), err)
-		}
-		ok, uid, err := c.IsRegistered(ctx, netuid, account(hk))
-		if err != nil || !ok {
-			t.Fatalf("%s registered = %v, %v", hk.SS58(), ok, err)
-		}
-		uids[hk] = uid
+		register(t, ctx, c, k.cold, hk)
 	}
-	size, err := c.SubnetworkN(ctx, netuid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	permits := make([]bool, size)
-	permits[uids[k.validator]], permits[uids[k.lowStake]] = true, true
-	stake := func(hk *wallet.Keypair, rao uint64) []any {
-		return []any{[]any{chaintest.Address(scale.AccountID(hk.PublicKey())), chaintest.Address(scale.AccountID(k.cold.PublicKey()))},
-			fmt.Sprint(rao)}
-	}
-	// Spec 218's NeuronInfoLite stake is Stake(hotkey, coldkey) summed over coldkeys.
-	if err := n.SetStorage(ctx, map[string]any{"SubtensorModule": map[string]any{
-		"Stake":           []any{stake(k.validator, validatorRao), stake(k.lowStake, lowStakeRao), stake(k.noPermit, validatorRao)},
-		"ValidatorPermit": []any{[]any{[]any{netuid}, permits}},
-	}}); err != nil {
-		t.Fatal(err)
-	}
+	setStakeAndPermits(t, ctx, n, c, k.cold, map[*wallet.Keypair]uint64{
+		k.validator: validatorRao, k.lowStake: lowStakeRao, k.noPermit: validatorRao},
+		[]*wallet.Keypair{k.validator, k.lowStake})
 	m, err := c.Metagraph(ctx, netuid)
 	if err != nil {
 		t.Fatal(err)
@@ -115,5 +95,46 @@ func prepareChain(t *testing.T, ctx context.Context, n *chaintest.Node, c *subte
 	}
 	if m.ByHotkey(account(k.stranger)) != nil {
 		t.Fatal("the stranger is registered")
+	}
+}
+
+// register burns for hotkey's registration on netuid 1, paid by cold.
+func register(t *testing.T, ctx context.Context, c *subtensor.Client, cold, hotkey *wallet.Keypair) {
+	t.Helper()
+	if _, err := c.BurnedRegister(ctx, cold, netuid, account(hotkey)); err != nil {
+		t.Fatalf("burned_register %s: %v", hotkey.SS58(), err)
+	}
+	if ok, _, err := c.IsRegistered(ctx, netuid, account(hotkey)); err != nil || !ok {
+		t.Fatalf("%s registered = %v, %v", hotkey.SS58(), ok, err)
+	}
+}
+
+// setStakeAndPermits stores Stake(hotkey, cold) for each hotkey (spec 218's
+// NeuronInfoLite stake is Stake(hotkey, coldkey) summed over coldkeys) and gives a
+// validator permit to exactly the hotkeys in permitted.
+func setStakeAndPermits(t *testing.T, ctx context.Context, n *chaintest.Node, c *subtensor.Client, cold *wallet.Keypair,
+	stake map[*wallet.Keypair]uint64, permitted []*wallet.Keypair) {
+	t.Helper()
+	size, err := c.SubnetworkN(ctx, netuid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	permits := make([]bool, size)
+	for _, hk := range permitted {
+		ok, uid, err := c.IsRegistered(ctx, netuid, account(hk))
+		if err != nil || !ok || int(uid) >= len(permits) {
+			t.Fatalf("%s registered = %v at uid %d of %d: %v", hk.SS58(), ok, uid, size, err)
+		}
+		permits[uid] = true
+	}
+	var entries []any
+	for hk, rao := range stake {
+		entries = append(entries, []any{[]any{chaintest.Address(scale.AccountID(hk.PublicKey())),
+			chaintest.Address(scale.AccountID(cold.PublicKey()))}, fmt.Sprint(rao)})
+	}
+	if err := n.SetStorage(ctx, map[string]any{"SubtensorModule": map[string]any{
+		"Stake": entries, "ValidatorPermit": []any{[]any{[]any{netuid}, permits}},
+	}}); err != nil {
+		t.Fatal(err)
 	}
 }

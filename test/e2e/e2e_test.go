@@ -36,7 +36,10 @@ const (
 	// on a small machine: chopsticks then takes seconds per block, and a request that
 	// reached its timeout would be answered truncated instead of failing clearly.
 	// Unloaded, the whole test takes 10 to 20 s.
-	requestTimeout  = 60 * time.Second // each synapse's timeout (the axon's default cap)
+	requestTimeout = 60 * time.Second // each synapse's timeout (the axon's default cap)
+	// blocksPerEpoch is --miner.blocks_per_epoch: more than the blocks the test builds
+	// (one per extrinsic) before it asks for a resync.
+	blocksPerEpoch  = 5
 	shutdownTimeout = 60 * time.Second // --miner.shutdown_timeout
 )
 
@@ -144,6 +147,7 @@ func TestMinerEndToEnd(t *testing.T) {
 		"--miner.blacklist.force_validator_permit",
 		"--miner.blacklist.minimum_stake_requirement", fmt.Sprint(minStakeTAO),
 		"--miner.shutdown_timeout", shutdownTimeout.String(),
+		"--miner.blocks_per_epoch", fmt.Sprint(blocksPerEpoch),
 		"--metrics.port", portArg(metricsPort),
 		"--logging.debug", "--logging.format", "json")
 	metricsURL := fmt.Sprintf("http://127.0.0.1:%d", metricsPort)
@@ -226,6 +230,51 @@ func TestMinerEndToEnd(t *testing.T) {
 				t.Errorf("%s: StreamPrompting status %d %q, want 403", b.name, res.StatusCode, res.StatusMessage)
 			}
 			d.CloseIdleConnections()
+		}
+	})
+
+	// A hotkey registered after the miner started is refused until the miner's
+	// metagraph resync (every blocks_per_epoch blocks) brings it into the snapshot.
+	t.Run("metagraph_resync", func(t *testing.T) {
+		before, err := scrapeGauge(http.DefaultClient, metricsURL+"/metrics", "btlm_miner_metagraph_block")
+		if err != nil {
+			t.Fatal(err)
+		}
+		register(t, ctx, chain, k.cold, k.newcomer)
+		setStakeAndPermits(t, ctx, node, chain, k.cold, map[*wallet.Keypair]uint64{k.newcomer: validatorRao},
+			[]*wallet.Keypair{k.validator, k.newcomer})
+		d := dendrite.New(k.newcomer)
+		defer d.CloseIdleConnections()
+		msg := synapse.NewPrompting(cases[0].roles, cases[0].messages)
+		if res := d.Call(ctx, target, msg, requestTimeout); res.StatusCode != http.StatusForbidden ||
+			!strings.Contains(res.StatusMessage, "not registered") {
+			t.Fatalf("newcomer before the resync: status %d %q, want 403 not registered", res.StatusCode, res.StatusMessage)
+		}
+		built := 0
+		poll(t, ctx, time.Minute, "metagraph resync", func(ctx context.Context) error {
+			g, err := scrapeGauge(http.DefaultClient, metricsURL+"/metrics", "btlm_miner_metagraph_block")
+			if err != nil || g > before {
+				return err
+			}
+			if built == 2*blocksPerEpoch {
+				return fmt.Errorf("metagraph block still %v after %d more blocks (blocks_per_epoch %d)", g, built, blocksPerEpoch)
+			}
+			built++
+			_, err = node.NewBlock(ctx, 1)
+			return fmt.Errorf("metagraph block %v: %v", g, err)
+		})
+		msg = synapse.NewPrompting(cases[0].roles, cases[0].messages)
+		if res := d.Call(ctx, target, msg, requestTimeout); !res.OK() || msg.Completion != expect[0].unary {
+			t.Fatalf("newcomer after the resync: status %d %q, completion %q", res.StatusCode, res.StatusMessage, msg.Completion)
+		}
+	})
+
+	// The miner keeps serving when the chain goes away.
+	t.Run("chain_down", func(t *testing.T) {
+		node.Kill()
+		msg := synapse.NewPrompting(cases[1].roles, cases[1].messages)
+		if res := validator.Call(ctx, target, msg, requestTimeout); !res.OK() || msg.Completion != expect[1].unary {
+			t.Fatalf("with the chain down: status %d %q, completion %q", res.StatusCode, res.StatusMessage, msg.Completion)
 		}
 	})
 

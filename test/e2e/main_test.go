@@ -6,7 +6,8 @@
 // completion, the blacklist, draining on SIGTERM and logs free of secrets.
 //
 // Missing prerequisites (node, the chopsticks install in test/node/node_modules, the
-// shared chain spec or model) skip the test, or fail it when BTLM_STRICT=1.
+// shared chain spec or model) skip the test, or fail it when BTLM_STRICT=1. The
+// miner's output is logged when the test fails, or always with BTLM_E2E_LOGS=1.
 package e2e
 
 import (

@@ -44,7 +44,7 @@ func startMiner(t *testing.T, home string, args ...string) *minerProcess {
 			_ = cmd.Process.Kill()
 			<-p.done
 		}
-		if t.Failed() {
+		if t.Failed() || os.Getenv("BTLM_E2E_LOGS") == "1" {
 			t.Logf("btlm-miner output:\n%s", p.out.String())
 		}
 	})
