@@ -84,22 +84,29 @@ func runWallet(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func walletFlagSet(name string, stderr io.Writer) *pflag.FlagSet {
+// newWalletFlagSet returns the flag set of wallet subcommand name with the shared
+// wallet flags registered.
+func newWalletFlagSet(name string, stderr io.Writer) (*pflag.FlagSet, *walletFlags) {
 	fs := pflag.NewFlagSet("btlm-miner wallet "+name, pflag.ContinueOnError)
 	fs.SetOutput(stderr)
-	return fs
+	wf := &walletFlags{}
+	wf.register(fs)
+	return fs, wf
 }
 
-func walletNewHotkey(args []string, stdout, stderr io.Writer) error {
-	var wf walletFlags
-	fs := walletFlagSet("new-hotkey", stderr)
-	wf.register(fs)
-	overwrite := fs.Bool("overwrite", false, "replace an existing hotkey file")
-	words := fs.Int("n_words", 12, "mnemonic length: 12, 15, 18, 21 or 24 words")
+// parseWalletFlags parses args (no positional arguments) and checks the names.
+func parseWalletFlags(fs *pflag.FlagSet, wf *walletFlags, args []string) error {
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	if err := wf.check(); err != nil {
+	return wf.check()
+}
+
+func walletNewHotkey(args []string, stdout, stderr io.Writer) error {
+	fs, wf := newWalletFlagSet("new-hotkey", stderr)
+	overwrite := fs.Bool("overwrite", false, "replace an existing hotkey file")
+	words := fs.Int("n_words", 12, "mnemonic length: 12, 15, 18, 21 or 24 words")
+	if err := parseWalletFlags(fs, wf, args); err != nil {
 		return err
 	}
 	phrase, err := wallet.NewMnemonic(*words)
@@ -122,16 +129,11 @@ func walletNewHotkey(args []string, stdout, stderr io.Writer) error {
 }
 
 func walletRegenHotkey(args []string, stdout, stderr io.Writer) error {
-	var wf walletFlags
-	fs := walletFlagSet("regen-hotkey", stderr)
-	wf.register(fs)
+	fs, wf := newWalletFlagSet("regen-hotkey", stderr)
 	overwrite := fs.Bool("overwrite", false, "replace an existing hotkey file")
 	mnemonic := fs.String("mnemonic", "", `BIP39 mnemonic ("-" reads it from stdin)`)
 	seed := fs.String("seed", "", "32-byte mini secret seed, 0x-prefixed hex")
-	if err := parseNoArgs(fs, args); err != nil {
-		return err
-	}
-	if err := wf.check(); err != nil {
+	if err := parseWalletFlags(fs, wf, args); err != nil {
 		return err
 	}
 	var kp *wallet.Keypair
@@ -169,7 +171,7 @@ func walletRegenHotkey(args []string, stdout, stderr io.Writer) error {
 }
 
 // saveHotkey writes the hotkey and then btwallet's public-only copy beside it.
-func saveHotkey(wf walletFlags, kp *wallet.Keypair, overwrite bool) (string, error) {
+func saveHotkey(wf *walletFlags, kp *wallet.Keypair, overwrite bool) (string, error) {
 	path := wallet.HotkeyPath(wf.path, wf.name, wf.hotkey)
 	if err := wallet.WriteHotkey(path, kp, overwrite); err != nil {
 		return "", err
@@ -182,13 +184,8 @@ func saveHotkey(wf walletFlags, kp *wallet.Keypair, overwrite bool) (string, err
 }
 
 func walletShow(args []string, stdout, stderr io.Writer) error {
-	var wf walletFlags
-	fs := walletFlagSet("show", stderr)
-	wf.register(fs)
-	if err := parseNoArgs(fs, args); err != nil {
-		return err
-	}
-	if err := wf.check(); err != nil {
+	fs, wf := newWalletFlagSet("show", stderr)
+	if err := parseWalletFlags(fs, wf, args); err != nil {
 		return err
 	}
 	path := wallet.HotkeyPath(wf.path, wf.name, wf.hotkey)
