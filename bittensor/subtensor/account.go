@@ -9,7 +9,7 @@ import (
 )
 
 // SS58Format is the address format bittensor uses (substrate generic, 42).
-const SS58Format = 42
+const SS58Format = wallet.BittensorSS58Prefix
 
 // AccountID is a 32-byte substrate account (an sr25519 public key). Its text form is
 // the SS58 address with format 42, as bittensor prints hotkeys and coldkeys.
