@@ -20,8 +20,8 @@ import (
 )
 
 // TestMinerMockNetwork runs the README's offline command, btlm-miner run
-// --subtensor.network mock, with a mock metagraph file and the "clean" completion
-// format: no chain, no internet, real answers.
+// --subtensor.network mock, with a mock metagraph file, the "clean" completion format
+// and the prompt cache: no chain, no internet, real answers, repeated prompts refused.
 func TestMinerMockNetwork(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test skipped in -short mode")
@@ -66,12 +66,15 @@ func TestMinerMockNetwork(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	ref := loadReference(t, modelDir)
 	roles, messages := []string{"user"}, []string{"Write a haiku about the sea."}
-	want := loadReference(t, modelDir).expect(t, "user: Write a haiku about the sea.\nassistant: ")
+	want := ref.expect(t, "user: Write a haiku about the sea.\nassistant: ")
 	wantClean := cleanFormat(want.completion)
 	if wantClean == want.unary {
 		t.Fatalf("the clean and seed formats agree (%q); the case cannot tell them apart", wantClean)
 	}
+	streamMessages := []string{"Write a limerick about the sea."}
+	wantStream := cleanFormat(ref.expect(t, "user: Write a limerick about the sea.\nassistant: ").completion)
 
 	axonPort, metricsPort := freePort(t), freePort(t)
 	p := startMiner(t, home, "run", "--strict", "--netuid", fmt.Sprint(netuid),
@@ -79,7 +82,7 @@ func TestMinerMockNetwork(t *testing.T) {
 		"--subtensor.network", "mock", "--subtensor.mock_metagraph", graphFile,
 		"--axon.ip", "127.0.0.1", "--axon.port", portArg(axonPort), "--axon.external_ip", externalIP,
 		"--btlm.model", modelDir, "--btlm.completion_format", "clean",
-		"--miner.blacklist.force_validator_permit",
+		"--miner.blacklist.force_validator_permit", "--miner.blacklist.use_prompt_cache",
 		"--metrics.port", portArg(metricsPort))
 	p.waitHealthy(t, fmt.Sprintf("http://127.0.0.1:%d/healthz", metricsPort), time.Minute)
 
@@ -90,9 +93,17 @@ func TestMinerMockNetwork(t *testing.T) {
 	if res := d.Call(ctx, target, msg, requestTimeout); !res.OK() || msg.Completion != wantClean {
 		t.Fatalf("Prompting: status %d %q\n got %q\nwant %q", res.StatusCode, res.StatusMessage, msg.Completion, wantClean)
 	}
-	if body, res := stream(ctx, d, target, roles, messages, nil); !res.OK() || body != wantClean {
-		t.Fatalf("StreamPrompting: status %d %q\n got %q\nwant %q", res.StatusCode, res.StatusMessage, body, wantClean)
+	if body, res := stream(ctx, d, target, roles, streamMessages, nil); !res.OK() || body != wantStream {
+		t.Fatalf("StreamPrompting: status %d %q\n got %q\nwant %q", res.StatusCode, res.StatusMessage, body, wantStream)
 	}
+	// The prompt cache refuses a prompt answered within prompt_cache_block_span blocks
+	// with the seed's 403.
+	t.Run("prompt_cache/Prompting", func(t *testing.T) {
+		res := d.Call(ctx, target, synapse.NewPrompting(roles, messages), requestTimeout)
+		if res.StatusCode != http.StatusForbidden || !strings.Contains(res.StatusMessage, "Prompt sent recently") {
+			t.Errorf("repeated prompt: status %d %q, want 403 (prompt cache)", res.StatusCode, res.StatusMessage)
+		}
+	})
 	stranger := dendrite.New(strangerKey)
 	defer stranger.CloseIdleConnections()
 	if res := stranger.Call(ctx, target, synapse.NewPrompting(roles, messages), requestTimeout); res.StatusCode != http.StatusForbidden {
