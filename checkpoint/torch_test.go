@@ -33,10 +33,6 @@ func sampleTorch() ([]torchTensor, map[string][]byte) {
 	return tensors, storages
 }
 
-func f32Bits(f float32) uint32 {
-	return uint32(f32Bytes(f)[0]) | uint32(f32Bytes(f)[1])<<8 | uint32(f32Bytes(f)[2])<<16 | uint32(f32Bytes(f)[3])<<24
-}
-
 func openTorchBytes(t testing.TB, file []byte) (*Checkpoint, error) {
 	t.Helper()
 	c := &Checkpoint{format: "pytorch", tensors: map[string]*tensorEntry{}}
