@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -137,7 +138,7 @@ func TestMinerEndToEnd(t *testing.T) {
 	})
 
 	axonPort, metricsPort := freePort(t), freePort(t)
-	p := startMiner(t, home, "run", "--strict",
+	minerArgs := []string{"run", "--strict",
 		"--netuid", fmt.Sprint(netuid),
 		"--wallet.path", walletDir, "--wallet.name", walletName, "--wallet.hotkey", minerHotkeyID,
 		"--subtensor.network", "local", "--subtensor.chain_endpoint", node.URL(),
@@ -149,7 +150,8 @@ func TestMinerEndToEnd(t *testing.T) {
 		"--miner.shutdown_timeout", shutdownTimeout.String(),
 		"--miner.blocks_per_epoch", fmt.Sprint(blocksPerEpoch),
 		"--metrics.port", portArg(metricsPort),
-		"--logging.debug", "--logging.format", "json")
+		"--logging.debug", "--logging.format", "json"}
+	p := startMiner(t, home, minerArgs...)
 	metricsURL := fmt.Sprintf("http://127.0.0.1:%d", metricsPort)
 	p.waitHealthy(t, metricsURL+"/healthz", time.Minute)
 
@@ -269,21 +271,56 @@ func TestMinerEndToEnd(t *testing.T) {
 		}
 	})
 
-	// The miner keeps serving when the chain goes away.
-	t.Run("chain_down", func(t *testing.T) {
-		node.Kill()
-		msg := synapse.NewPrompting(cases[1].roles, cases[1].messages)
-		if res := validator.Call(ctx, target, msg, requestTimeout); !res.OK() || msg.Completion != expect[1].unary {
-			t.Fatalf("with the chain down: status %d %q, completion %q", res.StatusCode, res.StatusMessage, msg.Completion)
-		}
-	})
-
 	t.Run("sigterm_drains_in_flight", func(t *testing.T) {
 		sigtermDrain(t, ctx, p, metricsURL+"/metrics", k.validator, target, cases[0].roles, cases[0].messages, expect[0])
 	})
 
+	// Restarted with the same endpoint, the miner finds its axon on chain current and
+	// sends no serve_axon; it keeps serving when the chain goes away, and still stops
+	// cleanly then.
+	var p2 *minerProcess
+	top := t // p2 outlives the subtest that starts it
+	t.Run("restart", func(t *testing.T) {
+		if !p.exited() {
+			t.Skip("the first miner is still running")
+		}
+		p2 = startMiner(top, home, minerArgs...)
+		p2.waitHealthy(t, metricsURL+"/healthz", time.Minute)
+		msg := p2.waitLog(t, time.Minute, "axon endpoint on chain is current", "axon endpoint published")
+		after, ok, err := chain.AxonInfo(ctx, netuid, account(k.miner))
+		if err != nil || !ok {
+			t.Fatalf("axon info: %v %v", ok, err)
+		}
+		if msg != "axon endpoint on chain is current" || after != onChain {
+			t.Fatalf("restart logged %q; axon on chain %+v, before the restart %+v", msg, after, onChain)
+		}
+		req := synapse.NewPrompting(cases[1].roles, cases[1].messages)
+		if res := validator.Call(ctx, target, req, requestTimeout); !res.OK() || req.Completion != expect[1].unary {
+			t.Fatalf("after the restart: status %d %q, completion %q", res.StatusCode, res.StatusMessage, req.Completion)
+		}
+	})
+	t.Run("chain_down", func(t *testing.T) {
+		if p2 == nil {
+			t.Skip("no restarted miner")
+		}
+		node.Kill()
+		msg := synapse.NewPrompting(cases[0].roles, cases[0].messages)
+		if res := validator.Call(ctx, target, msg, requestTimeout); !res.OK() || msg.Completion != expect[0].unary {
+			t.Fatalf("with the chain down: status %d %q, completion %q", res.StatusCode, res.StatusMessage, msg.Completion)
+		}
+		if err := p2.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		if code := p2.wait(t, shutdownTimeout+15*time.Second); code != 0 {
+			t.Fatalf("exit code %d after SIGTERM with the chain down, want 0", code)
+		}
+	})
+
 	t.Run("no_secrets_in_logs", func(t *testing.T) {
 		out := p.out.String()
+		if p2 != nil {
+			out += p2.out.String()
+		}
 		if out == "" {
 			t.Fatal("no output captured")
 		}

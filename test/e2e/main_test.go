@@ -1,9 +1,23 @@
 // Package e2e runs btlm-miner end to end: the real binary (built once in TestMain)
 // against a real subtensor runtime under chopsticks (internal/chaintest, raonet.json,
 // spec 218), with the btlm-tiny model, called by the Go dendrite. It is the
-// acceptance test of issue 5: registration and serve_axon on chain, Prompting and
-// StreamPrompting answers equal to an independent computation of the seed's
-// completion, the blacklist, draining on SIGTERM and logs free of secrets.
+// acceptance test of issue 5:
+//
+//   - a miner hotkey and validator, low-stake and no-permit hotkeys registered with
+//     burned_register (stake and permits stored with dev_setStorage); the miner's
+//     wallet holds only its hotkey file;
+//   - `btlm-miner run` as a process: ready on /healthz, its axon announced on chain
+//     (storage and metagraph), restarted without a second serve_axon;
+//   - Prompting and StreamPrompting answers equal to an independent computation of the
+//     seed's completion (hand-written prompt, model + greedy decoding with the miner's
+//     defaults, the pipeline splice and split(":")[-1] re-implemented), the golden
+//     prompt's tokens checked against golden.json;
+//   - the blacklist (unregistered, no validator permit, stake below the minimum), a
+//     metagraph resync admitting a hotkey registered later, serving with the chain
+//     down, SIGTERM draining in-flight requests with exit 0, an unregistered miner
+//     exiting 1 with a clear message, and no secret in any output;
+//   - the offline mock network with the clean completion format and the prompt cache
+//     (TestMinerMockNetwork, no chopsticks needed).
 //
 // Missing prerequisites (node, the chopsticks install in test/node/node_modules, the
 // shared chain spec or model) skip the test, or fail it when BTLM_STRICT=1. The

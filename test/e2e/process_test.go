@@ -3,12 +3,14 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -123,6 +125,27 @@ func (p *minerProcess) waitHealthy(t *testing.T, url string, d time.Duration) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("%s not healthy after %v: %s", url, d, last)
+}
+
+// waitLog waits up to d for a JSON log line whose msg is one of msgs and returns that
+// msg, failing the test when the process exits first or d passes.
+func (p *minerProcess) waitLog(t *testing.T, d time.Duration, msgs ...string) string {
+	t.Helper()
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		for _, line := range strings.Split(p.out.String(), "\n") {
+			var rec struct {
+				Msg string `json:"msg"`
+			}
+			if json.Unmarshal([]byte(line), &rec) == nil && slices.Contains(msgs, rec.Msg) {
+				return rec.Msg
+			}
+		}
+		if p.exited() {
+			t.Fatalf("btlm-miner exited (%v) before logging any of %q", p.err, msgs)
+		}
+	}
+	t.Fatalf("btlm-miner logged none of %q within %v", msgs, d)
+	return ""
 }
 
 // poll calls f every 200 ms until it returns nil, failing with its last error after d.
