@@ -283,54 +283,46 @@ func TestInterruptedDownloadResumes(t *testing.T) {
 	}
 }
 
-func TestPartialFileFromEarlierProcessResumes(t *testing.T) {
-	h := tinyRepo(t)
-	opts := testOptions(t, h)
-	content := h.files["model.safetensors"]
-	blobs := filepath.Join(opts.CacheDir, "models--cerebras--btlm-test", "blobs")
-	if err := os.MkdirAll(blobs, 0o755); err != nil {
-		t.Fatal(err)
+// TestPartialFileFromEarlierProcess: a partial download left by another process is
+// resumed with a Range request; one longer than the file is discarded and the
+// download starts over.
+func TestPartialFileFromEarlierProcess(t *testing.T) {
+	content := tinyRepo(t).files["model.safetensors"]
+	tests := []struct {
+		name      string
+		partial   []byte
+		wantRange string
+		served    int
+	}{
+		{"resumes", content[:100000], "bytes=100000-", len(content) - 100000},
+		{"oversized starts over", append(bytes.Clone(content), "junk"...), "", len(content)},
 	}
-	part := filepath.Join(blobs, h.etag("model.safetensors")+".0badc0de.incomplete")
-	if err := os.WriteFile(part, content[:100000], 0o644); err != nil {
-		t.Fatal(err)
-	}
-	dir, err := Resolve(context.Background(), h.repo, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(readFile(t, filepath.Join(dir, "model.safetensors")), content) {
-		t.Fatal("content differs")
-	}
-	if len(h.ranges) != 1 || h.ranges[0] != "bytes=100000-" {
-		t.Fatalf("Range headers = %q, want [bytes=100000-]", h.ranges)
-	}
-	if h.served != int64(len(content)-100000) {
-		t.Errorf("served %d bytes, want only the missing %d", h.served, len(content)-100000)
-	}
-}
-
-func TestOversizedPartialFileStartsOver(t *testing.T) {
-	h := tinyRepo(t)
-	opts := testOptions(t, h)
-	content := h.files["model.safetensors"]
-	blobs := filepath.Join(opts.CacheDir, "models--cerebras--btlm-test", "blobs")
-	if err := os.MkdirAll(blobs, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	part := filepath.Join(blobs, h.etag("model.safetensors")+".0badc0de.incomplete")
-	if err := os.WriteFile(part, append(bytes.Clone(content), "junk"...), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	dir, err := Resolve(context.Background(), h.repo, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(readFile(t, filepath.Join(dir, "model.safetensors")), content) {
-		t.Fatal("content differs")
-	}
-	if len(h.ranges) != 1 || h.ranges[0] != "" {
-		t.Fatalf("Range headers = %q, want one full GET", h.ranges)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := tinyRepo(t)
+			opts := testOptions(t, h)
+			blobs := filepath.Join(opts.CacheDir, "models--cerebras--btlm-test", "blobs")
+			if err := os.MkdirAll(blobs, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			part := filepath.Join(blobs, h.etag("model.safetensors")+".0badc0de.incomplete")
+			if err := os.WriteFile(part, tc.partial, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			dir, err := Resolve(context.Background(), h.repo, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(readFile(t, filepath.Join(dir, "model.safetensors")), content) {
+				t.Fatal("content differs")
+			}
+			if len(h.ranges) != 1 || h.ranges[0] != tc.wantRange {
+				t.Fatalf("Range headers = %q, want [%q]", h.ranges, tc.wantRange)
+			}
+			if h.served != int64(tc.served) {
+				t.Errorf("served %d bytes, want %d", h.served, tc.served)
+			}
+		})
 	}
 }
 
