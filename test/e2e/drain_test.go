@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -68,6 +69,9 @@ func sigtermDrain(t *testing.T, ctx context.Context, p *minerProcess, metricsURL
 			defer wg.Done()
 			d := dendrite.New(hotkey)
 			defer d.CloseIdleConnections()
+			// Fresh slices per request: a dendrite decodes the answer into the synapse,
+			// reusing its slices' backing arrays.
+			roles, messages := slices.Clone(roles), slices.Clone(messages)
 			if i < streams {
 				body, res := stream(ctx, d, target, roles, messages, nil)
 				record("StreamPrompting", res, body, want.stream)
