@@ -17,11 +17,13 @@ import (
 	"github.com/btlm-miner/btlm-miner/bittensor/synapse"
 	"github.com/btlm-miner/btlm-miner/bittensor/wallet"
 	"github.com/btlm-miner/btlm-miner/internal/testenv"
+	"github.com/btlm-miner/btlm-miner/miner/config"
 )
 
 // TestMinerMockNetwork runs the README's offline command, btlm-miner run
-// --subtensor.network mock, with a mock metagraph file, the "clean" completion format
-// and the prompt cache: no chain, no internet, real answers, repeated prompts refused.
+// --subtensor.network mock, with a mock metagraph file, the "clean" completion format,
+// prompt injection and the prompt cache: no chain, no internet, real answers, repeated
+// prompts refused.
 func TestMinerMockNetwork(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test skipped in -short mode")
@@ -67,21 +69,23 @@ func TestMinerMockNetwork(t *testing.T) {
 	}
 
 	ref := loadReference(t, modelDir)
-	roles, messages := []string{"user"}, []string{"Write a haiku about the sea."}
-	want := ref.expect(t, "user: Write a haiku about the sea.\nassistant: ")
+	// With --btlm.do_prompt_injection the seed writes its system prompt first and drops
+	// the system message equal to messages[0].
+	roles, messages := []string{"system", "user"}, []string{"You are a pirate.", "Write a haiku about the sea."}
+	want := ref.expect(t, config.DefaultSystemPrompt+"user: Write a haiku about the sea.\nassistant: ")
 	wantClean := cleanFormat(want.completion)
 	if wantClean == want.unary {
 		t.Fatalf("the clean and seed formats agree (%q); the case cannot tell them apart", wantClean)
 	}
-	streamMessages := []string{"Write a limerick about the sea."}
-	wantStream := cleanFormat(ref.expect(t, "user: Write a limerick about the sea.\nassistant: ").completion)
+	streamMessages := []string{"You are a pirate.", "Write a limerick about the sea."}
+	wantStream := cleanFormat(ref.expect(t, config.DefaultSystemPrompt+"user: Write a limerick about the sea.\nassistant: ").completion)
 
 	axonPort, metricsPort := freePort(t), freePort(t)
 	p := startMiner(t, home, "run", "--strict", "--netuid", fmt.Sprint(netuid),
 		"--wallet.path", walletDir, "--wallet.name", walletName, "--wallet.hotkey", minerHotkeyID,
 		"--subtensor.network", "mock", "--subtensor.mock_metagraph", graphFile,
 		"--axon.ip", "127.0.0.1", "--axon.port", portArg(axonPort), "--axon.external_ip", externalIP,
-		"--btlm.model", modelDir, "--btlm.completion_format", "clean",
+		"--btlm.model", modelDir, "--btlm.completion_format", "clean", "--btlm.do_prompt_injection",
 		"--miner.blacklist.force_validator_permit", "--miner.blacklist.use_prompt_cache",
 		"--metrics.port", portArg(metricsPort))
 	p.waitHealthy(t, fmt.Sprintf("http://127.0.0.1:%d/healthz", metricsPort), time.Minute)
