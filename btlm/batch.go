@@ -112,6 +112,10 @@ func (s *BatchSequence) Len() int { return s.kv.n }
 // Reset empties the sequence.
 func (s *BatchSequence) Reset() { s.kv.n = 0 }
 
+// Reserve allocates the KV cache for n positions now (see Sequence.Reserve). It must not
+// be called while a Forward call is in flight.
+func (s *BatchSequence) Reserve(n int) { s.kv.reserveExact(n) }
+
 // CacheBytes reports the memory the sequence's KV cache holds.
 func (s *BatchSequence) CacheBytes() int64 { return s.kv.bytes() }
 

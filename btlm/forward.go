@@ -43,6 +43,11 @@ func (s *Sequence) Len() int { return s.kv.n }
 // Reset empties the sequence, keeping its buffers.
 func (s *Sequence) Reset() { s.kv.n = 0 }
 
+// Reserve allocates the KV cache for n positions (at most n_positions) now, so that
+// a caller that knows its prompt length plus max_new_tokens avoids growing (copying) the
+// cache while it generates.
+func (s *Sequence) Reserve(n int) { s.kv.reserveExact(n) }
+
 // CacheBytes reports the memory the sequence's KV cache holds (float32 keys and values
 // for every allocated position).
 func (s *Sequence) CacheBytes() int64 { return s.kv.bytes() }
@@ -128,6 +133,20 @@ func (c *kvCache) reserve(total int) {
 	c.cap = newCap
 }
 
+// reserveExact grows the cache to exactly n positions (at most NPositions) if smaller.
+func (c *kvCache) reserveExact(n int) {
+	n = min(n, c.cfg.NPositions)
+	if n <= c.cap {
+		return
+	}
+	E := c.cfg.NEmbd
+	for l := range c.k {
+		c.k[l] = grow(c.k[l], c.n*E, n*E)
+		c.v[l] = grow(c.v[l], c.n*E, n*E)
+	}
+	c.cap = n
+}
+
 // Bytes reports the memory the cache holds.
 func (c *kvCache) bytes() int64 { return int64(2*len(c.k)*c.cap*c.cfg.NEmbd) * 4 }
 
@@ -162,9 +181,15 @@ type workspace struct {
 	ids                         []int   // Sequence.Forward's current chunk
 	rowSeg, rowPos              []int32 // per row: segment index, absolute position
 
-	m        *Model
-	T        int // rows in the current pass
-	layer    int
+	m     *Model
+	T     int // rows in the current pass
+	layer int
+	ln    struct { // the layer norm normRows applies
+		out, x []float32
+		p      LayerNorm
+	}
+	normRows func(lo, hi int)
+	swiglu   func(lo, hi int)
 	onAbort  func(*segment) // called when a segment's context ends mid-pass
 	attnHead func(lo, hi int)
 }
@@ -176,6 +201,8 @@ func (w *workspace) reserve(m *Model, rows, outs int) {
 	if w.m == nil {
 		w.m = m
 		w.attnHead = w.attentionHeads
+		w.normRows = w.layerNormRows
+		w.swiglu = w.swigluRange
 		w.scores = make([]float32, cfg.NHead*cfg.NPositions)
 	}
 	if rows > w.rows {
@@ -297,11 +324,10 @@ func (m *Model) block(w *workspace, l, T int) {
 	cfg := &m.cfg
 	E, I := cfg.NEmbd, cfg.NInner
 	blk := &m.blocks[l]
-	eps := float32(cfg.LayerNormEpsilon)
 	x, h := w.x[:T*E], w.h[:T*E]
 
 	// Attention sub-block: q, k, v for every row; k and v go into each sequence's cache.
-	layerNorm(h, x, blk.LN1, T, E, eps)
+	w.layerNorm(h, x, blk.LN1, T)
 	qkv := w.qkv[:T*3*E]
 	linear(m.pool, qkv, h, &blk.QKV, T)
 	for t := 0; t < T; t++ {
@@ -321,20 +347,42 @@ func (m *Model) block(w *workspace, l, T int) {
 	addInPlace(x, tmp)
 
 	// MLP sub-block.
-	layerNorm(h, x, blk.LN2, T, E, eps)
+	w.layerNorm(h, x, blk.LN2, T)
 	up := w.up[:T*I]
 	linear(m.pool, up, h, &blk.Up, T)
 	if cfg.ActivationFunction == "swiglu" {
-		gate := w.gt[:T*I]
-		linear(m.pool, gate, h, &blk.Gate, T)
-		for i, g := range gate {
-			up[i] *= silu(g)
-		}
+		linear(m.pool, w.gt[:T*I], h, &blk.Gate, T)
+		m.pool.Parallel(T*I, w.swiglu) // up *= silu(gate)
 	} else {
 		activate(up, cfg.ActivationFunction)
 	}
 	linear(m.pool, tmp, up, &blk.Down, T)
 	addInPlace(x, tmp)
+}
+
+// layerNorm normalises the T rows of x into out, rows split over the pool when there
+// are several.
+func (w *workspace) layerNorm(out, x []float32, p LayerNorm, T int) {
+	if T == 1 {
+		layerNorm(out, x, p, 1, w.m.cfg.NEmbd, float32(w.m.cfg.LayerNormEpsilon))
+		return
+	}
+	w.ln.out, w.ln.x, w.ln.p = out, x, p
+	w.m.pool.Parallel(T, w.normRows)
+	w.ln.out, w.ln.x = nil, nil
+}
+
+func (w *workspace) layerNormRows(lo, hi int) {
+	E := w.m.cfg.NEmbd
+	layerNorm(w.ln.out[lo*E:hi*E], w.ln.x[lo*E:hi*E], w.ln.p, hi-lo, E, float32(w.m.cfg.LayerNormEpsilon))
+}
+
+// swigluRange computes up[i] *= silu(gate[i]) for i in [lo, hi).
+func (w *workspace) swigluRange(lo, hi int) {
+	up, gate := w.up[lo:hi], w.gt[lo:hi]
+	for i, g := range gate {
+		up[i] *= silu(g)
+	}
 }
 
 // attentionHeads computes w.att for heads [lo, hi) of layer w.layer: for every row, the

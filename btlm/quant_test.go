@@ -182,3 +182,36 @@ func TestForwardNoAllocs(t *testing.T) {
 		}
 	}
 }
+
+// TestReserve checks that a reserved cache is used without growing and gives the same
+// logits.
+func TestReserve(t *testing.T) {
+	cfg := smallConfig()
+	m, err := FromTensors(cfg, SyntheticTensors(cfg, 4), Options{Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := testIDs(30, cfg.VocabSize)
+	want, _ := m.NewSequence().Forward(context.Background(), ids)
+	seq := m.NewSequence()
+	seq.Reserve(1000) // capped at n_positions
+	if got := seq.CacheBytes(); got != int64(2*cfg.NLayer*cfg.NPositions*cfg.NEmbd*4) {
+		t.Fatalf("reserved %d bytes", got)
+	}
+	if _, err := seq.Forward(context.Background(), ids[:10]); err != nil {
+		t.Fatal(err)
+	}
+	seq.Reserve(5) // no-op
+	got, err := seq.Forward(context.Background(), ids[10:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := maxDiff32(got, want); d > 1e-5 {
+		t.Errorf("logits differ by %g", d)
+	}
+	bs := NewBatcher(m, 2).NewSequence()
+	bs.Reserve(35)
+	if got, err = bs.Forward(context.Background(), ids); err != nil || maxDiff32(got, want) > 1e-4 || bs.CacheBytes() != int64(2*cfg.NLayer*35*cfg.NEmbd*4) {
+		t.Errorf("batch sequence after Reserve: %v, %d bytes", err, bs.CacheBytes())
+	}
+}

@@ -173,6 +173,7 @@ func runBench(args []string, stdout, stderr io.Writer) (code int) {
 	// One stream.
 	ctx := context.Background()
 	seq := m.NewSequence()
+	seq.Reserve(*promptTokens + *genTokens + 1) // as a server that knows max_new_tokens does
 	prompt := benchPrompt(*seed, 0, *promptTokens, vocab)
 	t0 := time.Now()
 	logits, err := seq.Forward(ctx, prompt)
@@ -260,6 +261,7 @@ func runConcurrent(m *btlm.Model, out *benchOutput, seed uint64, c int) (int64, 
 	t0 := time.Now()
 	for i := 0; i < c; i++ {
 		seqs[i] = b.NewSequence()
+		seqs[i].Reserve(out.PromptTokens + out.GenTokens + 1)
 		done.Add(1)
 		go func() {
 			defer done.Done()
