@@ -277,7 +277,7 @@ func TestBatcherCancellation(t *testing.T) {
 // prompt: it returns promptly, and Close fails later calls.
 func TestBatcherCancelWhileQueued(t *testing.T) {
 	cfg := smallConfig()
-	cfg.NPositions = 400
+	cfg.NPositions = 1500
 	cfg.NLayer = 6
 	m, err := FromTensors(cfg, SyntheticTensors(cfg, 7), Options{Threads: 1})
 	if err != nil {
@@ -288,13 +288,13 @@ func TestBatcherCancelWhileQueued(t *testing.T) {
 	b.SetStepTokens(1) // the long prompt takes one step per token
 	done := make(chan error, 1)
 	go func() {
-		_, err := b.NewSequence().Forward(context.Background(), testIDs(400, cfg.VocabSize))
+		_, err := b.NewSequence().Forward(context.Background(), testIDs(1500, cfg.VocabSize))
 		done <- err
 	}()
 	for b.Steps() == 0 {
 		time.Sleep(time.Millisecond)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel()
 	start := time.Now()
 	_, err = b.NewSequence().Forward(ctx, []int{1, 2})
