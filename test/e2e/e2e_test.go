@@ -97,7 +97,7 @@ func TestMinerEndToEnd(t *testing.T) {
 	expect := make([]expectation, len(cases))
 	for i, c := range cases {
 		expect[i] = ref.expect(t, c.prompt)
-		t.Logf("%s: expected completion %q", c.name, expect[i].unary)
+		t.Logf("%s: %d tokens, expected completion %.60q…", c.name, len(expect[i].generatedIDs), expect[i].unary)
 	}
 	// The reference continuation of the golden prompt is golden.json's, token for token
 	// (golden.json stops at 24 tokens; the miner's default is 100, and greedy decoding
