@@ -317,7 +317,7 @@ func loadEngine(ctx context.Context, cfg *config.Config, opts Options, log *slog
 	if err != nil {
 		return nil, fmt.Errorf("load tokenizer from %s: %w", dir, err)
 	}
-	model, err := btlm.Load(dir, btlm.Options{Threads: cfg.BTLM.Threads})
+	model, err := btlm.Load(dir, btlm.Options{Threads: cfg.BTLM.Threads, Quant: cfg.BTLM.Quant})
 	if err != nil {
 		return nil, fmt.Errorf("load model from %s: %w", dir, err)
 	}
@@ -326,16 +326,19 @@ func loadEngine(ctx context.Context, cfg *config.Config, opts Options, log *slog
 		return nil, fmt.Errorf("inconsistent model directory %s: the tokenizer has %d tokens but config.json's vocab_size is %d",
 			dir, tok.VocabSize(), mc.VocabSize)
 	}
-	newSeq := func() generate.Sequence { return model.NewSequence() }
+	// Concurrent requests share each pass over the weights (see btlm.Batcher).
+	batcher := btlm.NewBatcher(model, cfg.BTLM.MaxBatch)
+	newSeq := func() generate.Sequence { return batcher.NewSequence() }
 	if wrap := opts.wrapSequence; wrap != nil {
-		newSeq = func() generate.Sequence { return wrap(model.NewSequence()) }
+		newSeq = func() generate.Sequence { return wrap(batcher.NewSequence()) }
 	}
 	engine, err := NewEngine(newSeq, tok, cfg.BTLM, mc.EOSTokenID, mc.NPositions)
 	if err != nil {
 		return nil, err
 	}
 	log.Info("model loaded", "dir", dir, "layers", mc.NLayer, "d_model", mc.NEmbd, "context", mc.NPositions,
-		"seconds", time.Since(start).Round(time.Millisecond).Seconds(), "format", cfg.BTLM.CompletionFormat,
+		"seconds", time.Since(start).Round(time.Millisecond).Seconds(), "quant", cfg.BTLM.Quant,
+		"weight_bytes", model.WeightBytes(), "threads", model.Threads(), "max_batch", cfg.BTLM.MaxBatch, "format", cfg.BTLM.CompletionFormat,
 		"do_sample", cfg.BTLM.DoSample)
 	return engine, nil
 }

@@ -66,6 +66,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) (code int) {
 	topP := fs.Float64("btlm.top_p", d.TopP, "nucleus sampling mass (1: off; with --btlm.do_sample)")
 	seed := fs.Uint64("btlm.seed", 0, "sampling seed, for reproducible samples (default: random); not torch's RNG")
 	threads := fs.Int("btlm.threads", 0, "compute threads (0: all cores)")
+	quant := fs.String("btlm.quant", "none", "in-memory weight format: none (fp32, Hugging Face-exact), bf16 or q8_0")
 	asJSON := fs.Bool("json", false, "print one JSON object (prompt_ids, token_ids, text, ...) instead of streaming text")
 	if done, code := parseCommandFlags(fs, args, stdout, stderr, name, "--btlm.model DIR [flags] PROMPT"); done {
 		return code
@@ -102,7 +103,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) (code int) {
 	if err != nil {
 		return printCommandError(stderr, name, fmt.Errorf("load tokenizer: %w", err))
 	}
-	m, err := btlm.Load(dir, btlm.Options{Threads: *threads})
+	m, err := btlm.Load(dir, btlm.Options{Threads: *threads, Quant: *quant})
 	if err != nil {
 		return printCommandError(stderr, name, fmt.Errorf("load model: %w", err))
 	}

@@ -55,6 +55,8 @@ type BTLM struct {
 	Revision          string  // --btlm.revision: branch, tag, commit or refs/pr/N
 	Device            string  // --btlm.device: only "cpu" (cuda is refused until a GPU path exists)
 	Threads           int     // --btlm.threads: compute goroutines (0: all cores)
+	Quant             string  // --btlm.quant: in-memory weight format: none (fp32), bf16 or q8_0
+	MaxBatch          int     // --btlm.max_batch: requests decoded together in one pass over the weights
 	MaxLength         int     // --btlm.max_length: max_new_tokens (100)
 	DoSample          bool    // --btlm.do_sample: sample instead of greedy decoding
 	NoRepeatNGramSize int     // --btlm.no_repeat_ngram_size (2)
@@ -173,6 +175,8 @@ func Default() Config {
 			Model:             DefaultModel,
 			Revision:          "main",
 			Device:            "cpu",
+			Quant:             "none",
+			MaxBatch:          8,
 			MaxLength:         100,
 			NoRepeatNGramSize: 2,
 			SystemPrompt:      DefaultSystemPrompt,

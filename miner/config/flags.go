@@ -39,6 +39,8 @@ func newFlagSet(c *Config) *pflag.FlagSet {
 	fs.StringVar(&b.Revision, "btlm.revision", b.Revision, "repository revision: branch, tag, commit or refs/pr/N")
 	fs.StringVar(&b.Device, "btlm.device", b.Device, "device to run the model on: cpu (the seed's default cuda has no Go path yet and is refused)")
 	fs.IntVar(&b.Threads, "btlm.threads", b.Threads, "compute threads (0: all cores)")
+	fs.StringVar(&b.Quant, "btlm.quant", b.Quant, "in-memory weight format, converted at load: none (fp32, Hugging Face-exact), bf16, or q8_0 (8-bit blocks: about 3x faster decode, 1/4 of the memory)")
+	fs.IntVar(&b.MaxBatch, "btlm.max_batch", b.MaxBatch, "concurrent requests decoded together in one pass over the weights (1: one at a time)")
 	fs.IntVar(&b.MaxLength, "btlm.max_length", b.MaxLength, "maximum number of generated tokens (max_new_tokens)")
 	fs.BoolVar(&b.DoSample, "btlm.do_sample", b.DoSample, "sample instead of greedy decoding (temperature, top_k and top_p only apply with it)")
 	fs.IntVar(&b.NoRepeatNGramSize, "btlm.no_repeat_ngram_size", b.NoRepeatNGramSize, "never repeat an n-gram of this size from the prompt or the output (0: off)")

@@ -35,6 +35,17 @@ func (c *Config) validate() error {
 	if b.Threads < 0 {
 		bad("btlm.threads", "%d: must be >= 0", b.Threads)
 	}
+	switch q := strings.ToLower(strings.TrimSpace(b.Quant)); q {
+	case "none", "fp32", "f32", "":
+		b.Quant = "none"
+	case "bf16", "q8_0":
+		b.Quant = q
+	default:
+		bad("btlm.quant", "%q: want none, bf16 or q8_0", b.Quant)
+	}
+	if b.MaxBatch < 1 {
+		bad("btlm.max_batch", "%d: must be >= 1", b.MaxBatch)
+	}
 	if b.MaxLength <= 0 {
 		bad("btlm.max_length", "%d: must be > 0", b.MaxLength)
 	}
