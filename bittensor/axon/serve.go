@@ -249,8 +249,12 @@ func (x *exchange) forwardFailed(err error) {
 	x.fail(http.StatusInternalServerError, "Internal Server Error #"+id)
 }
 
-// stream queues a streaming forward; once a worker starts it, the 200 headers are
-// sent and every chunk is written and flushed as it arrives.
+// stream queues a streaming forward. The 200 headers (status computed then, §9) are
+// sent with the first chunk, or when the forward returns nil without writing; every
+// chunk is then written and flushed as it arrives. A forward that fails before its
+// first chunk is answered like a unary one (forwardFailed: its StatusError code, 408 or
+// 500, with {"message"} and the bt header set); after the first chunk the status is
+// committed and a failure can only end the stream early.
 func (x *exchange) stream(ctx context.Context, h *Handler, m synapse.Message, priority float64, deadline time.Time) {
 	fctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
@@ -285,11 +289,34 @@ func (x *exchange) stream(ctx context.Context, h *Handler, m synapse.Message, pr
 		x.a.sched.withdraw(j)
 		return
 	}
+
+	// Hold the status until the forward has produced something or ended.
+	var first []byte
+	select {
+	case first = <-chunks:
+	case <-done:
+		select {
+		case first = <-chunks: // written just before returning
+		default:
+		}
+		if first == nil && ferr != nil {
+			if ctx.Err() != nil {
+				return // client gone: nobody to answer
+			}
+			x.forwardFailed(ferr)
+			return
+		}
+	case <-timer.C:
+		x.fail(http.StatusRequestTimeout, x.timeoutMessage()) // cancel() stops the forward
+		return
+	case <-ctx.Done():
+		return
+	}
+
 	x.writeHeaders(http.StatusOK, msgSuccess)
 	x.w.Header().Set("Content-Type", "text/event-stream")
 	x.w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(x.w)
-	_ = rc.Flush()
 	defer x.observed(http.StatusOK, msgSuccess, true)
 	write := func(c []byte) bool {
 		if _, err := x.w.Write(c); err != nil {
@@ -297,11 +324,17 @@ func (x *exchange) stream(ctx context.Context, h *Handler, m synapse.Message, pr
 		}
 		return rc.Flush() == nil
 	}
+	if first == nil {
+		_ = rc.Flush() // success without a chunk: headers and an empty body
+		return
+	}
+	if !write(first) {
+		return // cancel() stops the forward
+	}
 	for {
 		select {
 		case c := <-chunks:
 			if !write(c) {
-				cancel()
 				return
 			}
 		case <-done:

@@ -108,6 +108,16 @@ func TestMinerMockNetwork(t *testing.T) {
 			t.Errorf("repeated prompt: status %d %q, want 403 (prompt cache)", res.StatusCode, res.StatusMessage)
 		}
 	})
+	// A streaming forward refused before its first chunk answers the same 403 (JSON,
+	// not an empty 200 stream).
+	t.Run("prompt_cache/StreamPrompting", func(t *testing.T) {
+		body, res := stream(ctx, d, target, roles, streamMessages, nil)
+		if res.StatusCode != http.StatusForbidden || res.HTTPStatus != http.StatusForbidden ||
+			!strings.Contains(res.StatusMessage, "Prompt sent recently") || body != "" {
+			t.Errorf("repeated stream prompt: status %d (HTTP %d) %q body %q, want 403 (prompt cache)",
+				res.StatusCode, res.HTTPStatus, res.StatusMessage, body)
+		}
+	})
 	stranger := dendrite.New(strangerKey)
 	defer stranger.CloseIdleConnections()
 	if res := stranger.Call(ctx, target, synapse.NewPrompting(roles, messages), requestTimeout); res.StatusCode != http.StatusForbidden {
