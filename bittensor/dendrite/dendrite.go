@@ -16,6 +16,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"reflect"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -165,6 +166,9 @@ type Result struct {
 	Elapsed       time.Duration
 	Headers       *synapse.HeaderView // response headers (nil when none parsed)
 	Err           error               // transport or decoding error behind a client-side code
+	// Response is the synapse the axon answered on a 200 JSON response (nil
+	// otherwise): a fresh value of the request's type, which shares no memory with it.
+	Response synapse.Message
 }
 
 // OK reports StatusCode == 200.
@@ -227,7 +231,10 @@ func (t Target) URL(name string) string {
 }
 
 // Call sends m to the axon and waits up to timeout (0: m's timeout, default 12 s).
-// On 200 the response body is decoded into m (filling completion); on any status the
+// On 200 the response body is decoded into a fresh synapse (Result.Response) and its
+// mutable fields are copied into m, as the Python dendrite does: completion and the
+// dendrite and axon terminal info. The request fields (roles, messages) and their
+// backing arrays are never written, so calls may share them. On any status the
 // response headers are returned in the Result.
 func (d *Dendrite) Call(ctx context.Context, t Target, m synapse.Message, timeout time.Duration) *Result {
 	return d.call(ctx, t, m, timeout, nil)
@@ -251,8 +258,8 @@ func (d *Dendrite) call(ctx context.Context, t Target, m synapse.Message, timeou
 	return d.Send(ctx, t, m, body, headers, onChunk)
 }
 
-// Send posts a request made by Prepare (m is the synapse Prepare filled; on 200 the
-// response is decoded into it). onChunk, when not nil, receives a streaming body.
+// Send posts a request made by Prepare (m is the synapse Prepare filled; on 200 its
+// mutable fields are filled from the response, as in Call). onChunk, when not nil, receives a streaming body.
 // Load tools use it to sign requests ahead of time.
 func (d *Dendrite) Send(ctx context.Context, t Target, m synapse.Message, body []byte, headers []synapse.Header, onChunk func([]byte) error) *Result {
 	start := time.Now()
@@ -331,10 +338,12 @@ func (d *Dendrite) Send(ctx context.Context, t Target, m synapse.Message, body [
 		return fail(StatusClientError, errors.New("response too large"))
 	}
 	if resp.StatusCode == http.StatusOK {
-		if err := json.Unmarshal(raw, m); err != nil {
+		got, err := decodeResponse(raw, m)
+		if err != nil {
 			return fail(StatusClientError, fmt.Errorf("failed to parse response object: %w", err))
 		}
-		m.Base().Name = m.ClassName()
+		res.Response = got
+		copyResponse(m, got)
 	} else if res.StatusMessage == "" {
 		var e struct {
 			Message string `json:"message"`
@@ -347,6 +356,40 @@ func (d *Dendrite) Send(ctx context.Context, t Target, m synapse.Message, body [
 	}
 	res.Elapsed = time.Since(start)
 	return res
+}
+
+// decodeResponse decodes a 200 body into a new synapse of m's type, so that a reply
+// can neither reuse m's slices nor touch them (an axon may answer anything).
+func decodeResponse(raw []byte, m synapse.Message) (synapse.Message, error) {
+	t := reflect.TypeOf(m)
+	if t == nil || t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct {
+		return nil, fmt.Errorf("synapse type %T is not a pointer to a struct", m)
+	}
+	got, ok := reflect.New(t.Elem()).Interface().(synapse.Message)
+	if !ok {
+		return nil, fmt.Errorf("synapse type %T: new value is not a synapse", m)
+	}
+	if err := json.Unmarshal(raw, got); err != nil {
+		return nil, err
+	}
+	got.Base().Name = got.ClassName()
+	return got, nil
+}
+
+// copyResponse copies the fields a response may change from got into m: the
+// dendrite and axon terminal info and, for the text-prompting synapses, completion
+// (bittensor 6.1.0 dendrite.process_server_response sets every mutable field; roles
+// and messages are immutable there). Other synapse types get the terminal info only;
+// their callers read Result.Response.
+func copyResponse(m, got synapse.Message) {
+	mb, gb := m.Base(), got.Base()
+	mb.Dendrite, mb.Axon = gb.Dendrite, gb.Axon
+	switch dst := m.(type) {
+	case *synapse.Prompting:
+		dst.Completion = got.(*synapse.Prompting).Completion
+	case *synapse.StreamPrompting:
+		dst.Completion = got.(*synapse.StreamPrompting).Completion
+	}
 }
 
 func transportCode(ctx context.Context, err error) int {

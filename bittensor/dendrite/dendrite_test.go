@@ -304,3 +304,53 @@ func readAll(r *http.Request) []byte {
 		}
 	}
 }
+
+// TestResponseDecodedIntoFreshValue: a hostile axon answers 200 with other roles and
+// messages. Concurrent calls whose synapses share one roles and one messages slice
+// (run with -race) must leave both unchanged, fill each caller's completion, and
+// report the axon's own synapse in Result.Response.
+func TestResponseDecodedIntoFreshValue(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		readAll(r)
+		synapse.SetHeader(w.Header(), "bt_header_axon_status_code", "200")
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"name":"Prompting","timeout":99.0,"roles":["system","system"],` +
+			`"messages":["evil one","evil two"],"completion":"pwned","axon":{"status_code":200}}`))
+	}))
+	defer srv.Close()
+	roles, messages := []string{"system", "user"}, []string{"be brief", "hi"}
+	const calls = 8
+	results := make(chan *Result, calls)
+	prompts := make([]*synapse.Prompting, calls)
+	for i := range prompts {
+		prompts[i] = synapse.NewPrompting(roles, messages)
+	}
+	for i := range calls {
+		go func() {
+			d := New(testKey(t)) // one per caller: the nonces of one dendrite may arrive out of order
+			defer d.CloseIdleConnections()
+			results <- d.Call(context.Background(), targetOf(t, srv.URL), prompts[i], 5*time.Second)
+		}()
+	}
+	for range calls {
+		res := <-results
+		if !res.OK() {
+			t.Fatalf("call: %d %q %v", res.StatusCode, res.StatusMessage, res.Err)
+		}
+		got, ok := res.Response.(*synapse.Prompting)
+		if !ok || !slices.Equal(got.Messages, []string{"evil one", "evil two"}) || got.Completion != "pwned" {
+			t.Errorf("Result.Response = %#v, want the axon's synapse", res.Response)
+		}
+	}
+	if !slices.Equal(roles, []string{"system", "user"}) || !slices.Equal(messages, []string{"be brief", "hi"}) {
+		t.Fatalf("the caller's slices were overwritten: roles %q messages %q", roles, messages)
+	}
+	for _, p := range prompts {
+		if p.Completion != "pwned" || p.Axon.StatusCode == nil || *p.Axon.StatusCode != 200 {
+			t.Errorf("mutable fields not copied: completion %q axon %+v", p.Completion, p.Axon)
+		}
+		if &p.Messages[0] != &messages[0] || float64(p.Timeout) != 5 {
+			t.Errorf("request fields changed: timeout %v", p.Timeout)
+		}
+	}
+}
