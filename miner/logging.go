@@ -29,14 +29,7 @@ func NewLogger(cfg *config.Config, stderr io.Writer) (*slog.Logger, io.Closer, e
 	case cfg.Logging.Debug:
 		level = slog.LevelDebug
 	}
-	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
-		if a.Key == slog.LevelKey {
-			if l, ok := a.Value.Any().(slog.Level); ok && l <= LevelTrace {
-				a.Value = slog.StringValue("TRACE")
-			}
-		}
-		return a
-	}}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: replaceAttr}
 	newHandler := func(w io.Writer) slog.Handler {
 		if cfg.Logging.Format == "json" {
 			return slog.NewJSONHandler(w, opts)
@@ -56,6 +49,20 @@ func NewLogger(cfg *config.Config, stderr io.Writer) (*slog.Logger, io.Closer, e
 		return nil, nil, fmt.Errorf("logging.record_log: %w", err)
 	}
 	return slog.New(slog.NewMultiHandler(newHandler(stderr), newHandler(f))), f, nil
+}
+
+// replaceAttr names LevelTrace "TRACE" and writes durations as Go duration strings
+// ("1m0s", "250ms") in both formats: slog's JSON handler would write nanoseconds.
+func replaceAttr(_ []string, a slog.Attr) slog.Attr {
+	switch {
+	case a.Key == slog.LevelKey:
+		if l, ok := a.Value.Any().(slog.Level); ok && l <= LevelTrace {
+			a.Value = slog.StringValue("TRACE")
+		}
+	case a.Value.Kind() == slog.KindDuration:
+		a.Value = slog.StringValue(a.Value.Duration().String())
+	}
+	return a
 }
 
 type nopCloser struct{}

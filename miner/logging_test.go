@@ -2,10 +2,12 @@ package miner
 
 import (
 	"bytes"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/btlm-miner/btlm-miner/miner/config"
 )
@@ -54,5 +56,34 @@ func TestNewLoggerLevelsAndFile(t *testing.T) {
 	log.Info("x")
 	if !strings.HasPrefix(stderr.String(), "{") {
 		t.Errorf("json format: %q", stderr.String())
+	}
+}
+
+// TestLogDurations: durations are written as duration strings in both formats, also
+// inside groups and when passed as any.
+func TestLogDurations(t *testing.T) {
+	for _, tc := range []struct {
+		format string
+		want   []string
+	}{
+		{"json", []string{`"timeout":"1m0s"`, `"latency":"250ms"`, `"req":{"wait":"1.5s"}`, `"n":7`}},
+		{"text", []string{"timeout=1m0s", "latency=250ms", "req.wait=1.5s", "n=7"}},
+	} {
+		cfg, _, err := config.Parse([]string{"--logging.format", tc.format}, func(string) string { return "" })
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stderr bytes.Buffer
+		log, _, err := NewLogger(cfg, &stderr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		log.Info("x", "timeout", 60*time.Second, slog.Any("latency", 250*time.Millisecond),
+			slog.Group("req", "wait", 1500*time.Millisecond), "n", 7)
+		for _, w := range tc.want {
+			if !strings.Contains(stderr.String(), w) {
+				t.Errorf("%s: %q lacks %s", tc.format, stderr.String(), w)
+			}
+		}
 	}
 }
