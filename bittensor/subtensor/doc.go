@@ -35,9 +35,10 @@
 // methods give the SDK's normalised floats. Client.Metagraph reads it with the
 // runtime API NeuronInfoRuntimeApi_get_neurons_lite (both the Vec<u8>-wrapped result
 // of runtimes up to spec 218 and the typed result of later ones) and falls back to
-// storage when the runtime lacks the API. In the storage path the stake is
-// TotalHotkeyStake (TAO) or, on dynamic-TAO runtimes, TotalHotkeyAlpha of the subnet;
-// the runtime API's stake is the sum of the neuron's stake entries. MetagraphHolder
+// storage when the runtime lacks the API. Both give the stake the runtime API
+// reports: the sum of the hotkey's Stake(hotkey, coldkey) entries where the runtime
+// has that map (up to spec 218, dynamic TAO included), else TotalHotkeyStake (TAO),
+// else TotalHotkeyAlpha of the subnet (later runtimes, whose stake is alpha). MetagraphHolder
 // publishes snapshots atomically, and SyncMetagraph keeps one fresh.
 //
 // # Mock metagraph file

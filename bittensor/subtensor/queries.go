@@ -10,7 +10,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/btlm-miner/btlm-miner/bittensor/scale"
-	"github.com/btlm-miner/btlm-miner/bittensor/scale/metadata"
 )
 
 // SubtensorPallet is the pallet holding subnets, neurons and axons.
@@ -74,9 +73,9 @@ func (c *Client) HotkeyOf(ctx context.Context, netuid, uid uint16) (AccountID, b
 	return a, err == nil, err
 }
 
-// HotkeyStake returns hotkey's stake in rao as the runtime keeps it (see stakeOf):
-// TotalHotkeyStake on 2023-2024 runtimes, TotalHotkeyAlpha on netuid for
-// dynamic-TAO ones.
+// HotkeyStake returns hotkey's stake in rao as the runtime API reports it (see
+// stakeOf): the sum of its Stake(hotkey, coldkey) entries where the runtime has that
+// map, else TotalHotkeyStake, else TotalHotkeyAlpha on netuid.
 func (c *Client) HotkeyStake(ctx context.Context, netuid uint16, hotkey AccountID) (uint64, error) {
 	rt, err := c.Runtime(ctx, "")
 	if err != nil {
@@ -89,7 +88,7 @@ func (c *Client) HotkeyStake(ctx context.Context, netuid uint16, hotkey AccountI
 		}
 		return rt.Metadata.DecodeStorageValue(SubtensorPallet, item, raw)
 	}
-	return c.stakeOf(ctx, read, rt.Metadata, netuid, scale.AccountID(hotkey))
+	return c.stakeOf(ctx, rt, "", read, netuid, scale.AccountID(hotkey))
 }
 
 // SubnetworkN returns the number of neurons of netuid.
@@ -261,7 +260,7 @@ func (c *Client) neuronsFromStorage(ctx context.Context, rt *Runtime, at string,
 					return fmt.Errorf("storage Owner: %w", err)
 				}
 			}
-			if x.Stake, err = c.stakeOf(gctx, read, m, netuid, hk); err != nil {
+			if x.Stake, err = c.stakeOf(gctx, rt, at, read, netuid, hk); err != nil {
 				return err
 			}
 			a, ok, err := c.axonAt(gctx, rt, at, netuid, x.Hotkey)
@@ -279,23 +278,6 @@ func (c *Client) neuronsFromStorage(ctx context.Context, rt *Runtime, at string,
 		return nil, fmt.Errorf("metagraph from storage: %w", err)
 	}
 	return neurons, nil
-}
-
-// stakeOf reads a hotkey's stake as the runtime keeps it: TotalHotkeyStake(hotkey)
-// in TAO (2023-2024 runtimes), or TotalHotkeyAlpha(hotkey, netuid) in the subnet's
-// alpha (dynamic-TAO runtimes, spec ≥ 218).
-func (c *Client) stakeOf(ctx context.Context, read func(context.Context, string, ...any) (any, error), m *metadata.Metadata, netuid uint16, hk scale.AccountID) (uint64, error) {
-	var v any
-	var err error
-	if _, _, e := m.StorageEntry(SubtensorPallet, "TotalHotkeyStake"); e == nil {
-		v, err = read(ctx, "TotalHotkeyStake", hk)
-	} else if _, _, e := m.StorageEntry(SubtensorPallet, "TotalHotkeyAlpha"); e == nil {
-		v, err = read(ctx, "TotalHotkeyAlpha", hk, netuid)
-	}
-	if err != nil || v == nil {
-		return 0, err
-	}
-	return asUint(v)
 }
 
 func setU16(field func(*Neuron) *uint16) func(*Neuron, any) error {
