@@ -28,7 +28,7 @@ if [ -d kernels ]; then
 fi
 
 echo "== fuzz (${fuzztime} each)"
-grep -rl --include='*_test.go' -E '^func Fuzz[A-Za-z0-9_]*\(' . | sort | while read -r file; do
+grep -rl --exclude-dir=node_modules --include='*_test.go' -E '^func Fuzz[A-Za-z0-9_]*\(' . | sort | while read -r file; do
   pkg="./$(dirname "${file#./}")"
   grep -oE '^func Fuzz[A-Za-z0-9_]*' "$file" | sed 's/^func //' | while read -r fn; do
     echo "-- $pkg $fn"
