@@ -377,12 +377,9 @@ func (w *workspace) layerNormRows(lo, hi int) {
 	layerNorm(w.ln.out[lo*E:hi*E], w.ln.x[lo*E:hi*E], w.ln.p, hi-lo, E, float32(w.m.cfg.LayerNormEpsilon))
 }
 
-// swigluRange computes up[i] *= silu(gate[i]) for i in [lo, hi).
+// swigluRange computes up[i] *= silu(gate[i]) for i in [lo, hi) (kernels.SwiGLU).
 func (w *workspace) swigluRange(lo, hi int) {
-	up, gate := w.up[lo:hi], w.gt[lo:hi]
-	for i, g := range gate {
-		up[i] *= silu(g)
-	}
+	kernels.SwiGLU(w.up[lo:hi], w.gt[lo:hi])
 }
 
 // attentionHeads computes w.att for heads [lo, hi) of layer w.layer: for every row, the
@@ -470,8 +467,6 @@ func addInPlace(dst, src []float32) {
 		dst[i] += src[i]
 	}
 }
-
-func silu(x float32) float32 { return x / (1 + kernels.Exp32(-x)) }
 
 // activate applies a non-gated activation in place (transformers ACT2FN semantics).
 func activate(x []float32, name string) {

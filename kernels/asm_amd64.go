@@ -43,6 +43,9 @@ func attnWeightedSumF16AVX512(p *float32, v *uint16, stride, n, d int, out *floa
 func quantActAVX512(x *float32, nb int, q *int8, s *float32, c *int32)
 
 //go:noescape
+func swigluAVX512(up, gate *float32, n int)
+
+//go:noescape
 func dotF32AVX2(w, x *float32, n int) float32
 
 //go:noescape
@@ -91,6 +94,19 @@ func asmKernels(lv Level, ks *kernelSet) {
 	ks.quantAct = avx512QuantAct
 	ks.attnScoresF16 = avx512AttnScoresF16
 	ks.attnWeightedSumF16 = avx512AttnWeightedSumF16
+	ks.swiglu = avx512SwiGLU
+}
+
+// avx512SwiGLU runs the assembly on the multiple-of-16 prefix and the reference on
+// the rest.
+func avx512SwiGLU(up, gate []float32) {
+	n := len(up)
+	gate = gate[:n]
+	m := n &^ 15
+	if m > 0 {
+		swigluAVX512(&up[0], &gate[0], m)
+	}
+	refSwiGLU(up[m:], gate[m:])
 }
 
 func avx512QuantAct(x []float32, q []int8, s []float32, c []int32) {

@@ -89,6 +89,9 @@ type kernelSet struct {
 	// quantAct quantizes one activation row for the Q8 kernels (see q8Vec).
 	quantAct func(x []float32, q []int8, s []float32, c []int32)
 	// attnScoresF16 and attnWeightedSumF16 are the same over half-precision keys/values.
+	// swiglu sets up[i] *= silu(gate[i]); len(gate) == len(up).
+	swiglu func(up, gate []float32)
+
 	attnScoresF16      func(q []float32, keys []uint16, stride, n int, s []float32)
 	attnWeightedSumF16 func(p []float32, values []uint16, stride, n int, out []float32)
 }
@@ -104,6 +107,7 @@ func kernelsFor(lv Level) kernelSet {
 		dotQ8x4:   refDotQ8x4,
 		axpy:      refAxpy,
 		quantAct:  refQuantAct,
+		swiglu:    refSwiGLU,
 
 		attnScoresF16:      refAttnScoresF16,
 		attnWeightedSumF16: refAttnWeightedSumF16,
