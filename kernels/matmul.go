@@ -104,13 +104,22 @@ func (p *Pool) mulRange(start, end int) {
 				if r+1 < end && t1-t0 >= 4 { // two rows at once share the activation loads
 					w2 := m.Q8[r*m.Stride : (r+2)*m.Stride]
 					ws2 := m.Scales[r*nsc : (r+2)*nsc]
-					for ; t+4 <= t1; t += 4 {
-						xq, xs, xc := s.q.rows4(t)
+					// Token quads go forwards for even row pairs and backwards for odd
+					// ones, so that each pair starts on the quad the last pair ended on,
+					// still in L1 (wide matrices' 8 rows do not all fit).
+					quads := (t1 - t0) / 4
+					for qi := 0; qi < quads; qi++ {
+						tq := t0 + 4*qi
+						if (r-start)&2 != 0 {
+							tq = t0 + 4*(quads-1-qi)
+						}
+						xq, xs, xc := s.q.rows4(tq)
 						out := k.dotQ8x4r2(w2, ws2, xq, xs, xc)
 						for i := 0; i < 4; i++ {
-							y[(t+i)*rows+r], y[(t+i)*rows+r+1] = out[i], out[4+i]
+							y[(tq+i)*rows+r], y[(tq+i)*rows+r+1] = out[i], out[4+i]
 						}
 					}
+					t += 4 * quads
 					for ; t < t1; t++ {
 						xq, xs, xc := s.q.row(t)
 						y[t*rows+r] = k.dotQ8(w2[:m.Stride], ws2[:nsc], xq, xs, xc)
