@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"net/http"
@@ -61,6 +62,15 @@ func OptionsFromEnv() Options {
 		opts.Timeout = d
 	}
 	return opts
+}
+
+// ResolveFromEnv is Resolve with OptionsFromEnv for the given revision, logging to logger
+// and drawing a progress bar on progress when it is a terminal. It is how the commands
+// and the miner turn --btlm.model and --btlm.revision into a model directory.
+func ResolveFromEnv(ctx context.Context, spec, revision string, logger *slog.Logger, progress io.Writer) (string, error) {
+	opts := OptionsFromEnv()
+	opts.Revision, opts.Logger, opts.Progress = revision, logger, progress
+	return Resolve(ctx, spec, opts)
 }
 
 func (o Options) withDefaults() Options {

@@ -303,9 +303,7 @@ func loadEngine(ctx context.Context, cfg *config.Config, opts Options, log *slog
 	resolve := opts.ResolveModel
 	if resolve == nil {
 		resolve = func(ctx context.Context, spec, revision string) (string, error) {
-			ho := hub.OptionsFromEnv()
-			ho.Revision, ho.Logger, ho.Progress = revision, log, opts.Stderr
-			return hub.Resolve(ctx, spec, ho)
+			return hub.ResolveFromEnv(ctx, spec, revision, log, opts.Stderr)
 		}
 	}
 	start := time.Now()

@@ -17,9 +17,5 @@ func resolveModelDir(ctx context.Context, spec, revision string, logger *slog.Lo
 	if spec == "" {
 		return "", errors.New("no model given: pass --btlm.model DIR or a Hugging Face repository id such as cerebras/btlm-3b-8k-base")
 	}
-	opts := hub.OptionsFromEnv()
-	opts.Revision = revision
-	opts.Logger = logger
-	opts.Progress = os.Stderr
-	return hub.Resolve(ctx, spec, opts)
+	return hub.ResolveFromEnv(ctx, spec, revision, logger, os.Stderr)
 }
