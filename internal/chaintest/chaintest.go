@@ -296,37 +296,26 @@ func (n *Node) PID() int {
 func (n *Node) Logs() string { return n.logs.String() }
 
 // terminate sends SIGTERM to the node's own process, then SIGKILL after 5 s, and waits.
-func (n *Node) terminate() {
-	n.mu.Lock()
-	cmd, exited := n.cmd, n.exited
-	n.mu.Unlock()
-	if cmd == nil || cmd.Process == nil {
-		return
-	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-exited:
-	case <-time.After(5 * time.Second):
-		_ = cmd.Process.Kill()
-		<-exited
-	}
-	n.mu.Lock()
-	if n.cmd == cmd {
-		n.cmd = nil
-	}
-	n.mu.Unlock()
-}
+func (n *Node) terminate() { n.end(syscall.SIGTERM, 5*time.Second) }
 
 // Kill sends SIGKILL (a crash, for fault tests) and waits for the process to exit.
-func (n *Node) Kill() {
+func (n *Node) Kill() { n.end(syscall.SIGKILL, 0) }
+
+// end sends sig to the node's process and waits for it to exit, killing it after grace.
+func (n *Node) end(sig syscall.Signal, grace time.Duration) {
 	n.mu.Lock()
 	cmd, exited := n.cmd, n.exited
 	n.mu.Unlock()
 	if cmd == nil || cmd.Process == nil {
 		return
 	}
-	_ = cmd.Process.Kill()
-	<-exited
+	_ = cmd.Process.Signal(sig)
+	select {
+	case <-exited:
+	case <-time.After(grace):
+		_ = cmd.Process.Kill() // harmless if sig was SIGKILL already
+		<-exited
+	}
 	n.mu.Lock()
 	if n.cmd == cmd {
 		n.cmd = nil
